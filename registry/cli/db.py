@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import click
+
+from .. import migrate
+from .common import load_settings, open_engine
+
+
+@click.group(help="Database schema (Alembic migrations).")
+def db():
+    pass
+
+
+@db.command(help="Migrate the schema to the newest revision (or REVISION).")
+@click.argument("revision", default="head")
+def upgrade(revision: str):
+    engine = open_engine(load_settings())
+    migrate.upgrade(engine, revision)
+    click.echo(f"Database at revision {migrate.current_revision(engine)}.")
+
+
+@db.command(help="Undo migrations down to REVISION (default: one step back; 'base' for all).")
+@click.argument("revision", default="-1")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def downgrade(revision: str, yes: bool):
+    if not yes:
+        click.confirm(f"Downgrade the database to {revision}? Data in dropped tables is lost", abort=True)
+    engine = open_engine(load_settings())
+    migrate.downgrade(engine, revision)
+    click.echo(f"Database at revision {migrate.current_revision(engine) or 'base (empty)'}.")
+
+
+@db.command(help="Show the database's revision and the newest one.")
+def current():
+    engine = open_engine(load_settings())
+    current_revision, head = migrate.current_revision(engine), migrate.head_revision(engine)
+    state = "up to date" if current_revision == head else "needs `registry db upgrade`"
+    click.echo(f"current: {current_revision or 'none'}\nhead:    {head}\n{state}")

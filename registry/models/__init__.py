@@ -1,0 +1,9 @@
+"""All models; importing this package registers every table on Base.metadata."""
+
+from .blobs import Blob, InstanceBlob
+from .events import Event
+from .packages import Access, Instance, Log, Package, Tag, Version
+from .users import LoginCode, RefreshToken, User
+
+__all__ = ["Access", "Blob", "Event", "Instance", "InstanceBlob", "Log", "LoginCode", "Package",
+           "RefreshToken", "Tag", "User", "Version"]

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, ForeignKey, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, BigId, Hash, Name, Timestamp, utcnow
+
+
+class Blob(Base):
+    """A fragment stored at `objs/OWNER/HASH`; shared by every package of that owner."""
+
+    __tablename__ = "blob"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    owner: Mapped[str] = mapped_column(Name(64))
+    hash: Mapped[str] = mapped_column(Hash())
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("owner", "hash"),)
+
+
+class InstanceBlob(Base):
+    __tablename__ = "instance_blob"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), primary_key=True)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id"), primary_key=True, index=True)

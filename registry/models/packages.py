@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, deferred, mapped_column
+
+from ..db import Base, BigId, Blob, Hash, Id, Name, Timestamp, utcnow
+
+
+class Package(Base):
+    __tablename__ = "package"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    owner: Mapped[str] = mapped_column(Name(64))
+    name: Mapped[str] = mapped_column(Name(64))
+    # lower(owner)/lower(name): `alice/Foo` may not be created next to `alice/foo`, on any database.
+    folded_handle: Mapped[str] = mapped_column(Name(129), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("owner", "name"),)
+
+    @property
+    def handle(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class Instance(Base):
+    """One immutable tree, identified within its package by the tophash."""
+
+    __tablename__ = "instance"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"))
+    hash: Mapped[str] = mapped_column(Hash())
+    # The tree as pushed, canonical JSON compressed with zlib. Deferred: most reads never need it.
+    contents: Mapped[bytes] = deferred(mapped_column(Blob(), nullable=False))
+    readme_hash: Mapped[str | None] = mapped_column(Hash())
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(Name(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(Name(64))
+
+    __table_args__ = (UniqueConstraint("package_id", "hash"),)
+
+
+class Log(Base):
+    """One row per push, oldest first by id."""
+
+    __tablename__ = "log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    author: Mapped[str] = mapped_column(Name(64))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class Tag(Base):
+    __tablename__ = "tag"
+
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(Name(64), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    updated_by: Mapped[str] = mapped_column(Name(64))
+
+
+class Version(Base):
+    __tablename__ = "version"
+
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[str] = mapped_column(Name(64), primary_key=True)  # PEP 440, normalised
+    user_version: Mapped[str] = mapped_column(String(64))  # as the user wrote it
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(Name(64))
+
+
+class Access(Base):
+    """Who may read a package: a user name, or the pseudo-users `public` and `team`."""
+
+    __tablename__ = "access"
+
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"), primary_key=True)
+    principal: Mapped[str] = mapped_column(Name(64), primary_key=True)
+
+    __table_args__ = (Index("ix_access_principal", "principal"),)

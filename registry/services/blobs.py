@@ -1,0 +1,55 @@
+"""Blob rows in bulk: a push of 100,000 fragments is a handful of multi-row statements."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from ..models import Blob, InstanceBlob
+
+CHUNK = 2000
+
+
+def chunked(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def known_sizes(session: Session, owner: str, hashes: Iterable[str]) -> dict[str, int]:
+    """Sizes of the owner's fragments that already have a row."""
+    found = {}
+    for chunk in chunked(sorted(hashes)):
+        found.update(session.execute(
+            select(Blob.hash, Blob.size).where(Blob.owner == owner, Blob.hash.in_(chunk))).all())
+    return found
+
+
+def _insert_missing(session: Session, rows: list[dict]) -> None:
+    # Two pushes may add the same fragment at once; the unique (owner, hash) key keeps one row.
+    if session.get_bind().dialect.name == "sqlite":
+        statement = sqlite_insert(Blob).on_conflict_do_nothing()
+    else:
+        statement = mysql_insert(Blob)
+        statement = statement.on_duplicate_key_update(size=Blob.size)
+    for chunk in chunked(rows):
+        session.execute(statement, chunk)
+
+
+def link_blobs(session: Session, instance_id: int, owner: str, sizes: dict[str, int]) -> None:
+    """Create missing blob rows for `sizes` and link every one of them to the instance."""
+    known = known_sizes(session, owner, sizes)
+    _insert_missing(session, [{"owner": owner, "hash": h, "size": s} for h, s in sizes.items() if h not in known])
+    for chunk in chunked(sorted(sizes)):
+        ids = session.scalars(select(Blob.id).where(Blob.owner == owner, Blob.hash.in_(chunk))).all()
+        if ids:
+            session.execute(insert(InstanceBlob), [{"instance_id": instance_id, "blob_id": i} for i in ids])
+
+
+def instance_sizes(session: Session, instance_id: int) -> dict[str, int]:
+    return dict(session.execute(
+        select(Blob.hash, Blob.size).join(InstanceBlob, InstanceBlob.blob_id == Blob.id)
+        .where(InstanceBlob.instance_id == instance_id)).all())

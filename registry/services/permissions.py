@@ -1,0 +1,100 @@
+"""The one place that decides who may read and write a package (protocol.md 3.7 and 10.5).
+
+Rule of thumb: a package the caller may not read behaves exactly like a package that does not
+exist, so nothing here ever tells a stranger that a private package is there.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+from sqlalchemy.sql import ColumnElement
+
+from ..errors import Forbidden, NotFound, Unauthorized
+from ..models import Access, Package
+from .context import Actor, Context
+
+PUBLIC = "public"
+TEAM = "team"
+
+
+def principals(ctx: Context) -> set[str]:
+    """Access-row principals that make a package readable for the caller."""
+    allowed = set()
+    if ctx.settings.allow_anonymous_access:
+        allowed.add(PUBLIC)
+    if not ctx.actor.is_anonymous:
+        allowed.add(ctx.actor.name)
+        if ctx.settings.allow_team_access:
+            allowed.add(TEAM)
+    return allowed
+
+
+def readable_clause(ctx: Context) -> ColumnElement[bool]:
+    """SQL condition on Package: the caller may read it."""
+    return exists().where(Access.package_id == Package.id, Access.principal.in_(principals(ctx)))
+
+
+def package_not_found(actor: Actor, owner: str, name: str) -> NotFound:
+    hint = " (do you need to log in?)" if actor.is_anonymous else ""
+    return NotFound(f"Package {owner}/{name} does not exist{hint}")
+
+
+def require_user(actor: Actor) -> None:
+    if actor.is_anonymous:
+        raise Unauthorized("Not logged in")
+
+
+def find_readable(ctx: Context, owner: str, name: str, *, for_update: bool = False) -> Package | None:
+    query = select(Package).where(Package.owner == owner, Package.name == name, readable_clause(ctx))
+    if for_update:
+        query = query.with_for_update()
+    return ctx.session.scalars(query).first()
+
+
+def readable_package(ctx: Context, owner: str, name: str) -> Package:
+    package = find_readable(ctx, owner, name)
+    if package is None:
+        raise package_not_found(ctx.actor, owner, name)
+    return package
+
+
+def access_flags(ctx: Context, package: Package) -> tuple[bool, bool]:
+    """(is_public, is_team) as the protocol reports them."""
+    rows = set(ctx.session.scalars(select(Access.principal).where(
+        Access.package_id == package.id, Access.principal.in_((PUBLIC, TEAM)))))
+    return PUBLIC in rows, TEAM in rows
+
+
+def is_team_writable(ctx: Context, package: Package) -> bool:
+    """Team packages may be pushed to and tagged by every signed-in user (protocol.md 10.5)."""
+    return ctx.settings.allow_team_access and access_flags(ctx, package)[1]
+
+
+def check_new_package(ctx: Context, owner: str) -> None:
+    if ctx.actor.name != owner:
+        raise Forbidden("Only the package owner can create packages.")
+
+
+def check_push(ctx: Context, package: Package, *, is_public: bool, is_team: bool) -> None:
+    """May the caller push a new instance to this existing (readable) package?"""
+    if ctx.actor.name != package.owner and not is_team_writable(ctx, package):
+        raise Forbidden("Only the package owner can push private packages.")
+    has_public, has_team = access_flags(ctx, package)
+    if is_public and not has_public:
+        raise Forbidden(f"{package.handle} is private. To make it public, run "
+                        f"`quilt access add {package.handle} public`.")
+    if is_team and not has_team:
+        raise Forbidden(f"{package.handle} is private. To share it with the team, run "
+                        f"`quilt access add {package.handle} team`.")
+
+
+def check_sharing_allowed(ctx: Context, *, is_public: bool, is_team: bool) -> None:
+    if is_public and not ctx.settings.allow_anonymous_access:
+        raise Forbidden("Public access not allowed")
+    if is_team and not ctx.settings.allow_team_access:
+        raise Forbidden("Team access not allowed")
+
+
+def check_tag_write(ctx: Context, package: Package) -> None:
+    if ctx.actor.name != package.owner and not is_team_writable(ctx, package):
+        raise Forbidden("Private package: only the package owner can modify tags")

@@ -1,0 +1,131 @@
+"""A small driver for the registry in tests: users, tokens, push and install over the real API,
+with fragment bytes moved through whatever URLs the registry hands out (its own or S3's)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from urllib.parse import urlsplit
+
+import requests
+from flask import Flask
+
+from registry.models import User
+from registry.services import users
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def build_tree(files: dict[str, bytes]) -> tuple[dict, dict[str, bytes]]:
+    """A quilt-style tree for {"dir/name": bytes}: folders are GROUPs, files FILE nodes."""
+    root = {"type": "ROOT", "children": {}}
+    blobs = {}
+    for path, data in files.items():
+        *folders, leaf = path.split("/")
+        node = root
+        for folder in folders:
+            node = node["children"].setdefault(folder, {"type": "GROUP", "children": {}})
+        digest = sha256(data)
+        blobs[digest] = data
+        node["children"][leaf] = {"type": "FILE", "hashes": [digest],
+                                  "metadata": {"q_ext": "", "q_path": path, "q_target": "file"}}
+    return root, blobs
+
+
+class TestRegistry:
+    __test__ = False  # not a test class, despite the name
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.client = app.test_client()
+        self.state = app.extensions["registry"]
+
+    # Users and tokens
+
+    def create_user(self, name: str, *, password: str = "correct horse", admin: bool = False,
+                    active: bool = True) -> User:
+        with self.state.session_factory() as session:
+            user = users.create_user(session, name, password=password, is_admin=admin)
+            user.is_active = active
+            session.commit()
+            return user
+
+    def token(self, name: str) -> str:
+        """A valid access token for an existing user, issued like `POST /api/token` would."""
+        with self.state.session_factory() as session:
+            user = users.get_user(session, name)
+            pair = self.state.tokens.issue_tokens(session, user)
+            session.commit()
+            return pair.access_token
+
+    def login_code(self, name: str) -> str:
+        with self.state.session_factory() as session:
+            code = self.state.tokens.issue_code(session, users.get_user(session, name))
+            session.commit()
+            return code
+
+    # API
+
+    def api(self, method: str, path: str, *, token: str | None = None, body=None, compress: bool = False,
+            **kwargs):
+        headers = kwargs.pop("headers", {})
+        headers.setdefault("Content-Type", "application/json")
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = kwargs.pop("data", None)
+        if body is not None:
+            data = json.dumps(body).encode()
+            if compress:
+                data = gzip.compress(data)
+                headers["Content-Encoding"] = "gzip"
+        return self.client.open(path, method=method, data=data, headers=headers, **kwargs)
+
+    def transfer(self, method: str, url: str, data: bytes | None = None, headers: dict | None = None):
+        """Follow a blob URL: our own /blobs URLs through the test client, S3 URLs over HTTP.
+        Returns (status, headers, body)."""
+        parts = urlsplit(url)
+        if parts.path.startswith("/blobs/"):
+            response = self.client.open(f"{parts.path}?{parts.query}", method=method, data=data, headers=headers or {})
+            return response.status_code, response.headers, response.get_data()
+        response = requests.request(method, url, data=data, headers=headers or {}, timeout=30)
+        return response.status_code, response.headers, response.content
+
+    # Whole operations, as the quilt client performs them
+
+    def push(self, token: str, owner: str, name: str, files: dict[str, bytes], *, is_public: bool = False,
+             is_team: bool = False, message: str | None = None, upload: bool = True):
+        contents, blobs = build_tree(files)
+        top_hash = self.tophash(contents)
+        body = {"dry_run": True, "is_public": is_public, "is_team": is_team, "description": "",
+                "contents": contents, "sizes": {}}
+        dry = self.api("PUT", f"/api/package/{owner}/{name}/{top_hash}", token=token, body=body, compress=True)
+        if dry.status_code != 200:
+            return dry, top_hash
+        if upload:
+            for digest, urls in dry.get_json()["upload_urls"].items():
+                status, _, _ = self.transfer("HEAD", urls["head"])
+                if status != 200:
+                    status, _, _ = self.transfer("PUT", urls["put"], data=blobs[digest])
+                    assert status == 200, f"upload of {digest} failed with {status}"
+        body.update(dry_run=False, sizes={d: len(b) for d, b in blobs.items()})
+        if message is not None:
+            body["message"] = message
+        return self.api("PUT", f"/api/package/{owner}/{name}/{top_hash}", token=token, body=body,
+                        compress=True), top_hash
+
+    @staticmethod
+    def tophash(contents: dict) -> str:
+        from registry.tree import tophash
+
+        return tophash(contents)
+
+    def download(self, url: str, size: int) -> bytes:
+        headers = {"Range": "bytes=0-"} if size else {}
+        status, response_headers, body = self.transfer("GET", url, headers=headers)
+        assert status == (206 if size else 200), status
+        if size:
+            assert response_headers["Content-Range"] == f"bytes 0-{size - 1}/{size}"
+        return body
