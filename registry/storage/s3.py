@@ -11,16 +11,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import StorageUnavailable
 from .base import BlobStore, object_key
+from .sigv4 import PresignerV4
 
 # Above this many fragments one listing of the owner's prefix beats a HEAD per fragment.
 LIST_THRESHOLD = 500
 
 
-def _client(endpoint_url: str, region: str, credentials: dict):
+def _client(session: boto3.session.Session, endpoint_url: str):
     # SigV4 always: against a custom endpoint boto3 may otherwise sign legacy SigV2 URLs.
     config = Config(signature_version="s3v4", s3={"addressing_style": "path"},
                     retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32)
-    return boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region, config=config, **credentials)
+    return session.client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
 class S3BlobStore(BlobStore):
@@ -28,12 +29,20 @@ class S3BlobStore(BlobStore):
                  region: str = "us-east-1", expiry_seconds: int = 86400, access_key_id: str = "",
                  secret_access_key: str = ""):
         self.bucket = bucket
-        self.expiry_seconds = expiry_seconds
         credentials = ({"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
                        if access_key_id else {})
-        self.client = _client(endpoint_url, region, credentials)
+        self.session = boto3.session.Session(region_name=region, **credentials)
+        self.client = _client(self.session, endpoint_url)
         # The host is part of the signature, so URLs for clients are signed for the host they use.
-        self.signer = _client(public_endpoint_url, region, credentials) if public_endpoint_url else self.client
+        self.presigner = PresignerV4(public_endpoint_url or self.client.meta.endpoint_url, region,
+                                     self._credentials, expiry_seconds)
+
+    def _credentials(self):
+        credentials = self.session.get_credentials()
+        if credentials is None:
+            raise StorageUnavailable("No S3 credentials: set REGISTRY_S3_ACCESS_KEY_ID/REGISTRY_S3_SECRET_ACCESS_KEY "
+                                     "or the standard AWS variables")
+        return credentials.get_frozen_credentials()
 
     def create_bucket(self) -> None:
         try:
@@ -41,15 +50,13 @@ class S3BlobStore(BlobStore):
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket)
 
-    def _presign(self, operation: str, owner: str, hash_: str) -> str:
-        return self.signer.generate_presigned_url(
-            operation, Params={"Bucket": self.bucket, "Key": object_key(owner, hash_)}, ExpiresIn=self.expiry_seconds)
-
     def upload_urls(self, owner: str, hash_: str) -> dict[str, str]:
-        return {"head": self._presign("head_object", owner, hash_), "put": self._presign("put_object", owner, hash_)}
+        key = object_key(owner, hash_)
+        return {"head": self.presigner.presign("HEAD", self.bucket, key),
+                "put": self.presigner.presign("PUT", self.bucket, key)}
 
     def download_url(self, owner: str, hash_: str) -> str:
-        return self._presign("get_object", owner, hash_)
+        return self.presigner.presign("GET", self.bucket, object_key(owner, hash_))
 
     def sizes(self, owner: str, hashes: Iterable[str]) -> dict[str, int]:
         wanted = set(hashes)

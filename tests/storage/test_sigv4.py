@@ -1,0 +1,31 @@
+"""Our SigV4 presigner produces exactly the URLs boto3 produces (the server tests in
+test_contract.py prove SeaweedFS accepts them; this proves they are the standard ones)."""
+
+import datetime as dt
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from registry.storage.sigv4 import PresignerV4
+
+KEY = "objs/alice/" + "a" * 64
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:8333", "https://s3.example.org", "https://s3.example.org:443",
+                                      "http://localhost:9000/prefix"])
+@pytest.mark.parametrize("token", [None, "session/token+="])
+@pytest.mark.parametrize("operation,method", [("get_object", "GET"), ("put_object", "PUT"), ("head_object", "HEAD")])
+def test_same_url_as_boto3(endpoint, token, operation, method):
+    session = boto3.session.Session(aws_access_key_id="AKID", aws_secret_access_key="secret/+key",
+                                    aws_session_token=token, region_name="eu-west-1")
+    client = session.client("s3", endpoint_url=endpoint,
+                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    expected = urlsplit(client.generate_presigned_url(operation, Params={"Bucket": "bkt", "Key": KEY}, ExpiresIn=600))
+    query = parse_qs(expected.query)
+    signed_at = dt.datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    presigner = PresignerV4(endpoint, "eu-west-1", lambda: session.get_credentials().get_frozen_credentials(), 600)
+    ours = urlsplit(presigner.presign(method, "bkt", KEY, signed_at))
+    assert ours._replace(query="") == expected._replace(query="")
+    assert parse_qs(ours.query) == query
