@@ -42,6 +42,7 @@ class Settings:
     s3_create_bucket: bool = False
     allow_anonymous_access: bool = True
     allow_team_access: bool = True
+    enable_user_endpoints: bool = True  # /api/users/* (admins only either way)
     url_expiry_seconds: int = 86400  # lifetime of presigned blob URLs, as the original
     access_token_seconds: int = 3600
     refresh_token_days: int = 90

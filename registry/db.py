@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, String, create_engine, event
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, String, Text, create_engine, event
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
@@ -41,6 +41,11 @@ def Timestamp():
 def Blob():
     """Compressed instance contents can exceed MySQL's 64 KiB BLOB."""
     return LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+
+def LongText():
+    """Up to 16 MiB on MySQL, where TEXT stops at 64 KiB."""
+    return Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
 
 # SQLite only auto-increments INTEGER PRIMARY KEY, so big ids are BIGINT elsewhere only.

@@ -138,3 +138,10 @@ def readme_hash(root: dict) -> str | None:
     if readme and readme["type"] == FILE and readme["hashes"]:
         return readme["hashes"][0]
     return None
+
+
+def node_names(root: dict) -> Iterator[str]:
+    """Every child name in the tree, lower-cased (what search matches besides name and README)."""
+    for node in walk(root):
+        for name in node.get("children", {}):
+            yield name.lower()

@@ -45,8 +45,9 @@ class TestRegistry:
 
     # Users and tokens
 
-    def create_user(self, name: str, *, password: str = "correct horse", admin: bool = False,
+    def create_user(self, name: str, *, password: str | None = None, admin: bool = False,
                     active: bool = True) -> User:
+        """A user; without a password unless the test signs in with one (scrypt costs ~0.3 s)."""
         with self.state.session_factory() as session:
             user = users.create_user(session, name, password=password, is_admin=admin)
             user.is_active = active

@@ -5,18 +5,29 @@ import json
 from flask import Blueprint, Response, jsonify, request
 
 from ..schemas.packages import PushSchema
-from ..services import packages, permissions
+from ..services import packages, permissions, push
 from .context import db_session, json_body, service_context
 
 bp = Blueprint("packages", __name__, url_prefix="/api")
 
 
-@bp.put("/package/<owner>/<name>/<top_hash>")
-def push(owner: str, name: str, top_hash: str):
-    ctx = service_context()
+def _push_request(ctx):
     permissions.require_user(ctx.actor)  # authenticate before validating (protocol.md 14.10)
-    push_request = PushSchema().load(json_body() or {})
-    result = packages.push_instance(ctx, owner, name, top_hash, push_request)
+    return PushSchema().load(json_body() or {})
+
+
+@bp.put("/package/<owner>/<name>/<top_hash>")
+def push_package(owner: str, name: str, top_hash: str):
+    ctx = service_context()
+    result = push.push_instance(ctx, owner, name, top_hash, _push_request(ctx))
+    db_session().commit()
+    return jsonify(result)
+
+
+@bp.post("/package_update/<owner>/<name>/<path:subpath>")
+def push_subpackage(owner: str, name: str, subpath: str):
+    ctx = service_context()
+    result = push.push_subpackage(ctx, owner, name, packages.parse_subpath(subpath), _push_request(ctx))
     db_session().commit()
     return jsonify(result)
 
@@ -38,6 +49,20 @@ def instance_hashes(owner: str, name: str):
     return jsonify({"hashes": packages.list_instance_hashes(service_context(), owner, name)})
 
 
+@bp.delete("/package/<owner>/<name>/")
+def delete_package(owner: str, name: str):
+    packages.delete_package(service_context(), owner, name)
+    db_session().commit()
+    return jsonify({})
+
+
 @bp.get("/package/<owner>/")
 def owner_packages(owner: str):
     return jsonify({"packages": packages.list_owner_packages(service_context(), owner)})
+
+
+@bp.get("/package_preview/<owner>/<name>/<top_hash>")
+def preview(owner: str, name: str, top_hash: str):
+    result = packages.preview(service_context(), owner, name, top_hash)
+    db_session().commit()
+    return jsonify(result)

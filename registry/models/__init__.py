@@ -2,8 +2,8 @@
 
 from .blobs import Blob, InstanceBlob
 from .events import Event
-from .packages import Access, Instance, Log, Package, Tag, Version
+from .packages import Access, Comment, Instance, Log, Package, Tag, Version
 from .users import LoginCode, RefreshToken, User
 
-__all__ = ["Access", "Blob", "Event", "Instance", "InstanceBlob", "Log", "LoginCode", "Package",
+__all__ = ["Access", "Blob", "Comment", "Event", "Instance", "InstanceBlob", "Log", "LoginCode", "Package",
            "RefreshToken", "Tag", "User", "Version"]

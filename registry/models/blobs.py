@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, BigId, Hash, Name, Timestamp, utcnow
+from ..db import Base, BigId, Hash, LongText, Name, Timestamp, utcnow
 
 
 class Blob(Base):
@@ -17,6 +17,8 @@ class Blob(Base):
     owner: Mapped[str] = mapped_column(Name(64))
     hash: Mapped[str] = mapped_column(Hash())
     size: Mapped[int] = mapped_column(BigInteger)
+    # The first 640 KiB of a README fragment as text, read after the push (search, previews).
+    preview: Mapped[str | None] = mapped_column(LongText())
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
 
     __table_args__ = (UniqueConstraint("owner", "hash"),)

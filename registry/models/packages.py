@@ -5,7 +5,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from ..db import Base, BigId, Blob, Hash, Id, Name, Timestamp, utcnow
+from ..db import Base, BigId, Blob, Hash, Id, LongText, Name, Timestamp, utcnow
 
 
 class Package(Base):
@@ -36,6 +36,8 @@ class Instance(Base):
     # The tree as pushed, canonical JSON compressed with zlib. Deferred: most reads never need it.
     contents: Mapped[bytes] = deferred(mapped_column(Blob(), nullable=False))
     readme_hash: Mapped[str | None] = mapped_column(Hash())
+    # Lower-cased node names, space-separated: what search matches besides the name and README.
+    keywords: Mapped[str] = deferred(mapped_column(LongText(), nullable=False, default=""))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
     created_by: Mapped[str] = mapped_column(Name(64))
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
@@ -87,3 +89,13 @@ class Access(Base):
     principal: Mapped[str] = mapped_column(Name(64), primary_key=True)
 
     __table_args__ = (Index("ix_access_principal", "principal"),)
+
+
+class Comment(Base):
+    __tablename__ = "comment"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(Name(64))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    contents: Mapped[str] = mapped_column(Text)

@@ -2,10 +2,15 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
-from ..services.packages import PushRequest
-from ..tree import is_hash
+from ..services.push import PushRequest
+from ..tree import HASH_RE, is_hash
 
 MAX_MESSAGE_LENGTH = 10_000
+MAX_COMMENT_LENGTH = 10 * 1024
+
+
+def _hash(**kwargs):
+    return fields.String(validate=validate.Regexp(HASH_RE, error="must be a SHA-256 hex digest"), **kwargs)
 
 
 class PushSchema(Schema):
@@ -40,12 +45,37 @@ class PushSchema(Schema):
 class HashListSchema(Schema):
     """`POST /api/get_objects` takes a bare JSON array of hashes."""
 
-    hashes = fields.List(fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")), required=True,
-                         validate=validate.Length(max=100_000))
+    hashes = fields.List(_hash(), required=True, validate=validate.Length(max=100_000))
 
 
 class TagSchema(Schema):
+    """`{"hash"}`, plus our optional `expected_hash` (current target, or null for "not yet set")."""
+
     class Meta:
         unknown = RAISE
 
-    hash = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+    hash = _hash(required=True)
+    expected_hash = _hash(allow_none=True)
+
+
+class VersionSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    hash = _hash(required=True)
+
+
+class CommentSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    contents = fields.String(required=True, validate=validate.Length(min=1, max=MAX_COMMENT_LENGTH))
+
+
+class SearchArgs(Schema):
+    class Meta:
+        unknown = RAISE
+
+    q = fields.String(load_default="")
+    limit = fields.Integer(load_default=1000)
+    cursor = fields.String(load_default=None)

@@ -1,146 +1,29 @@
-"""Push and install (protocol.md 9.2, 9.4, 9.6): the core of the registry."""
+"""Reading packages: install (protocol.md 9.4), listings (9.6), preview (9.11.4), deletion."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import re
-import zlib
-from sqlalchemy import select
+import posixpath
+
+from sqlalchemy import delete, func, select
 
 from .. import tree
-from ..db import epoch, utcnow
-from ..errors import BadRequest, Forbidden, NotFound
-from ..models import Access, Instance, Log, Package
-from . import blobs, permissions, tags
+from ..db import epoch
+from ..errors import BadRequest, NotFound
+from ..models import Access, Blob, Instance, InstanceBlob, Log, Package
+from . import blobs, permissions
 from .context import Context
-from .events import INSTALL, PUSH, record_event
+from .events import DELETE, INSTALL, PREVIEW, record_event
+from .push import decode_contents
 
-PACKAGE_NAME_RE = re.compile(r"^[a-zA-Z]\w{0,63}$", re.ASCII)
-MISSING_LIST_LIMIT = 10
-
-
-@dataclasses.dataclass(frozen=True)
-class PushRequest:
-    contents: dict
-    sizes: dict[str, int]
-    dry_run: bool = False
-    is_public: bool = False
-    is_team: bool = False
-    message: str | None = None
+PREVIEW_CHILDREN = 10
+PREVIEW_DEPTH = 4
+README_PREVIEW_CHARS = 1024
 
 
 def hash_not_found() -> NotFound:
     return NotFound("Package hash does not exist")
 
-
-def encode_contents(contents: dict) -> bytes:
-    return zlib.compress(json.dumps(contents, separators=(",", ":"), ensure_ascii=False).encode(), 6)
-
-
-def decode_contents(stored: bytes) -> bytes:
-    """The stored tree as JSON bytes, exactly as pushed (no re-serialisation)."""
-    return zlib.decompress(stored)
-
-
-# Push
-
-def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest):
-    """A dry run answers `upload_urls`; a real push commits package, instance, blobs, links, log,
-    `latest` and event together (the caller commits), after checking every fragment is stored."""
-    permissions.require_user(ctx.actor)
-    if not PACKAGE_NAME_RE.match(name):
-        raise BadRequest("Invalid package name")
-    tree.validate(request.contents, root=True)
-    permissions.check_sharing_allowed(ctx, is_public=request.is_public, is_team=request.is_team)
-    if tree.tophash(request.contents) != top_hash:
-        raise BadRequest("Wrong contents hash")
-    hashes = tree.object_hashes(request.contents)
-    if not request.dry_run and set(request.sizes) != hashes:
-        raise BadRequest("Sizes don't match the hashes")
-
-    package = _writable_package(ctx, owner, name, request)
-    if request.dry_run:
-        return {"upload_urls": _upload_urls(ctx, owner, sorted(hashes))}
-
-    _check_fragments_stored(ctx, owner, request.sizes)
-    if package is None:
-        package = _create_package(ctx, owner, name, request)
-    instance = _save_instance(ctx, package, top_hash, request)
-    ctx.session.add(Log(package_id=package.id, instance_id=instance.id, author=ctx.actor.name,
-                        message=request.message))
-    tags.move_tag(ctx, package, instance, tags.LATEST)
-    record_event(ctx, PUSH, owner, name, top_hash, {"public": request.is_public})
-    return {"package_url": f"{ctx.base_url}/package/{owner}/{name}", "package_hash": top_hash}
-
-
-def _writable_package(ctx: Context, owner: str, name: str, request: PushRequest) -> Package | None:
-    """The existing package, locked for the push; None when the push would create it."""
-    package = permissions.find_readable(ctx, owner, name, for_update=not request.dry_run)
-    if package is None:
-        # An unreadable existing package gets the same answer as a missing one.
-        permissions.check_new_package(ctx, owner)
-        folded = f"{owner.lower()}/{name.lower()}"
-        clash = ctx.session.scalar(select(Package).where(Package.folded_handle == folded))
-        if clash is not None:
-            raise Forbidden(f"Package already exists: {clash.handle}")
-        return None
-    permissions.check_push(ctx, package, is_public=request.is_public, is_team=request.is_team)
-    return package
-
-
-def _upload_urls(ctx: Context, owner: str, hashes: list[str]) -> dict[str, dict[str, str]]:
-    return {h: ctx.store.upload_urls(owner, h) for h in hashes}
-
-
-def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int]) -> None:
-    """The original trusted the client (protocol.md 14.1); we check every new fragment is in
-    storage with the declared size before anything is committed."""
-    new = set(sizes) - set(blobs.known_sizes(ctx.session, owner, sizes))
-    if not new:
-        return
-    stored = ctx.store.sizes(owner, new)
-    missing = sorted(h for h in new if h not in stored)
-    if missing:
-        shown = ", ".join(missing[:MISSING_LIST_LIMIT]) + (" ..." if len(missing) > MISSING_LIST_LIMIT else "")
-        raise BadRequest(f"{len(missing)} fragment(s) are not in storage; upload them first: {shown}",
-                         missing=missing[:1000])
-    wrong = sorted(h for h in new if stored[h] != sizes[h])
-    if wrong:
-        raise BadRequest(f"{len(wrong)} fragment(s) differ in size from the push: "
-                         + ", ".join(f"{h} (stored {stored[h]}, declared {sizes[h]})" for h in wrong[:MISSING_LIST_LIMIT]))
-
-
-def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -> Package:
-    package = Package(owner=owner, name=name, folded_handle=f"{owner.lower()}/{name.lower()}")
-    ctx.session.add(package)
-    ctx.session.flush()
-    principals = {owner}
-    if request.is_public:
-        principals.add(permissions.PUBLIC)
-    if request.is_team:
-        principals.add(permissions.TEAM)
-    ctx.session.add_all(Access(package_id=package.id, principal=p) for p in sorted(principals))
-    return package
-
-
-def _save_instance(ctx: Context, package: Package, top_hash: str, request: PushRequest) -> Instance:
-    now = utcnow()
-    instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
-    if instance is not None:
-        # Same tophash again: the tree is immutable; only record who pushed it last.
-        instance.updated_at, instance.updated_by = now, ctx.actor.name
-        return instance
-    instance = Instance(package_id=package.id, hash=top_hash, contents=encode_contents(request.contents),
-                        readme_hash=tree.readme_hash(request.contents), created_at=now,
-                        created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
-    ctx.session.add(instance)
-    ctx.session.flush()
-    blobs.link_blobs(ctx.session, instance.id, package.owner, request.sizes)
-    return instance
-
-
-# Install
 
 def parse_meta_only(value: str) -> bool:
     lowered = value.strip().lower()
@@ -155,16 +38,25 @@ def parse_subpath(value: str) -> list[str]:
     return [part for part in value.split("/") if part]
 
 
+def _readable_instance(ctx: Context, owner: str, name: str, top_hash: str) -> tuple[Package, Instance]:
+    """Package and instance, or the same 404 whether the package, the hash or the right to read is missing."""
+    package = permissions.find_readable(ctx, owner, name)
+    instance = package and ctx.session.scalar(
+        select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
+    if instance is None:
+        raise hash_not_found()
+    return package, instance
+
+
+def _tree_json(ctx: Context, instance: Instance) -> bytes:
+    return decode_contents(ctx.session.scalar(select(Instance.contents).where(Instance.id == instance.id)))
+
+
 def get_instance(ctx: Context, owner: str, name: str, top_hash: str, *, subpath: list[str],
                  meta_only: bool) -> tuple[bytes, dict]:
     """The stored tree (raw JSON bytes) and the rest of the install response."""
-    package = permissions.find_readable(ctx, owner, name)
-    if package is None:
-        raise hash_not_found()
-    instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
-    if instance is None:
-        raise hash_not_found()
-    raw = decode_contents(ctx.session.scalar(select(Instance.contents).where(Instance.id == instance.id)))
+    package, instance = _readable_instance(ctx, owner, name, top_hash)
+    raw = _tree_json(ctx, instance)
     sizes = blobs.instance_sizes(ctx.session, instance.id)
     if subpath or meta_only:
         # Only this case needs the tree parsed; a whole install just streams it back.
@@ -177,28 +69,87 @@ def get_instance(ctx: Context, owner: str, name: str, top_hash: str, *, subpath:
                  "updated_at": epoch(instance.updated_at)}
 
 
-# Listing
-
 def list_instance_hashes(ctx: Context, owner: str, name: str) -> list[str]:
     package = permissions.readable_package(ctx, owner, name)
     return list(ctx.session.scalars(select(Instance.hash).where(Instance.package_id == package.id)
                                     .order_by(Instance.id)))
 
 
+def summarize(ctx: Context, packages: list[Package]) -> list[dict]:
+    """`{"owner", "name", "is_public", "is_team"}` for each package, in one query for the flags."""
+    shared = set()
+    if packages:
+        shared = set(ctx.session.execute(
+            select(Access.package_id, Access.principal)
+            .where(Access.package_id.in_([p.id for p in packages]),
+                   Access.principal.in_((permissions.PUBLIC, permissions.TEAM)))).all())
+    return [{"owner": p.owner, "name": p.name, "is_public": (p.id, permissions.PUBLIC) in shared,
+             "is_team": (p.id, permissions.TEAM) in shared} for p in packages]
+
+
 def list_owner_packages(ctx: Context, owner: str) -> list[dict]:
     """The owner's packages the caller may read, by name, with their sharing flags."""
     packages = ctx.session.scalars(select(Package).where(Package.owner == owner, permissions.readable_clause(ctx))
                                    .order_by(Package.name)).all()
-    shared = _sharing_flags(ctx, [p.id for p in packages])
-    return [{"name": p.name, "is_public": (p.id, permissions.PUBLIC) in shared,
-             "is_team": (p.id, permissions.TEAM) in shared} for p in packages]
+    return [{key: item[key] for key in ("name", "is_public", "is_team")} for item in summarize(ctx, packages)]
 
 
-def _sharing_flags(ctx: Context, package_ids: list[int]) -> set[tuple[int, str]]:
-    if not package_ids:
-        return set()
-    return set(ctx.session.execute(
-        select(Access.package_id, Access.principal)
-        .where(Access.package_id.in_(package_ids), Access.principal.in_((permissions.PUBLIC, permissions.TEAM)))
-    ).all())
+def delete_package(ctx: Context, owner: str, name: str) -> None:
+    """Instances, log, tags, versions, access and comments go (database cascades); blob rows and
+    stored fragments stay for garbage collection, as other packages of the owner may share them."""
+    permissions.require_user(ctx.actor)
+    package = permissions.readable_package(ctx, owner, name, for_update=True)
+    permissions.require_owner(ctx, package, "Only the package owner can delete packages.")
+    instance_ids = select(Instance.id).where(Instance.package_id == package.id)
+    # Explicit deletes of the big child tables: SQLite and MySQL both cascade, but this keeps
+    # the work in a few set-based statements instead of relying on row-by-row cascades.
+    ctx.session.execute(delete(InstanceBlob).where(InstanceBlob.instance_id.in_(instance_ids)))
+    ctx.session.execute(delete(Log).where(Log.package_id == package.id))
+    ctx.session.execute(delete(Package).where(Package.id == package.id))
+    record_event(ctx, DELETE, owner, name)
 
+
+def preview(ctx: Context, owner: str, name: str, top_hash: str) -> dict:
+    package, instance = _readable_instance(ctx, owner, name, top_hash)
+    contents = json.loads(_tree_json(ctx, instance))
+    readme_text = None
+    if instance.readme_hash:
+        readme_text = ctx.session.scalar(select(Blob.preview).where(Blob.owner == package.owner,
+                                                                    Blob.hash == instance.readme_hash))
+    is_public, is_team = permissions.access_flags(ctx, package)
+    total = ctx.session.scalar(select(func.coalesce(func.sum(Blob.size), 0))
+                               .join(InstanceBlob, InstanceBlob.blob_id == Blob.id)
+                               .where(InstanceBlob.instance_id == instance.id))
+    log_count = ctx.session.scalar(select(func.count(Log.id)).where(Log.package_id == package.id))
+    record_event(ctx, PREVIEW, owner, name, top_hash)
+    return {
+        "preview": _outline(contents, PREVIEW_DEPTH),
+        "readme_url": ctx.store.download_url(package.owner, instance.readme_hash) if instance.readme_hash else None,
+        "readme_preview": readme_text,
+        "created_by": instance.created_by, "created_at": epoch(instance.created_at),
+        "updated_by": instance.updated_by, "updated_at": epoch(instance.updated_at),
+        "is_public": is_public, "is_team": is_team,
+        "total_size_uncompressed": int(total),
+        "file_types": _file_types(contents),
+        "log_count": log_count,
+    }
+
+
+def _outline(group: dict, budget: int) -> list:
+    """protocol.md 9.11.4: up to 10 children a group, 4 levels deep, "..." for the rest."""
+    children = sorted(group["children"].items())
+    if budget == 0:
+        return [["...", None]] if children else []
+    shown = [[name, _outline(child, budget - 1) if "children" in child else None]
+             for name, child in children[:PREVIEW_CHILDREN]]
+    return shown + ([["...", None]] if len(children) > PREVIEW_CHILDREN else [])
+
+
+def _file_types(contents: dict) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for node in tree.walk(contents):
+        if node["type"] in (tree.FILE, tree.TABLE):
+            path = node.get("metadata", {}).get("q_path")
+            suffix = posixpath.splitext(path.replace("\\", "/"))[1].lstrip(".").lower() if isinstance(path, str) else ""
+            counts[suffix] = counts.get(suffix, 0) + 1
+    return counts

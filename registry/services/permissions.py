@@ -51,8 +51,8 @@ def find_readable(ctx: Context, owner: str, name: str, *, for_update: bool = Fal
     return ctx.session.scalars(query).first()
 
 
-def readable_package(ctx: Context, owner: str, name: str) -> Package:
-    package = find_readable(ctx, owner, name)
+def readable_package(ctx: Context, owner: str, name: str, *, for_update: bool = False) -> Package:
+    package = find_readable(ctx, owner, name, for_update=for_update)
     if package is None:
         raise package_not_found(ctx.actor, owner, name)
     return package
@@ -70,14 +70,20 @@ def is_team_writable(ctx: Context, package: Package) -> bool:
     return ctx.settings.allow_team_access and access_flags(ctx, package)[1]
 
 
-def check_new_package(ctx: Context, owner: str) -> None:
-    if ctx.actor.name != owner:
-        raise Forbidden("Only the package owner can create packages.")
+def require_owner(ctx: Context, package: Package, message: str) -> None:
+    """For callers who can already read the package; strangers got a 404 before this."""
+    if ctx.actor.name != package.owner:
+        raise Forbidden(message)
+
+
+def can_write(ctx: Context, package: Package) -> bool:
+    """Push and move tags: the owner, or any signed-in user on a team package (protocol.md 10.5)."""
+    return ctx.actor.name == package.owner or is_team_writable(ctx, package)
 
 
 def check_push(ctx: Context, package: Package, *, is_public: bool, is_team: bool) -> None:
     """May the caller push a new instance to this existing (readable) package?"""
-    if ctx.actor.name != package.owner and not is_team_writable(ctx, package):
+    if not can_write(ctx, package):
         raise Forbidden("Only the package owner can push private packages.")
     has_public, has_team = access_flags(ctx, package)
     if is_public and not has_public:
@@ -96,5 +102,12 @@ def check_sharing_allowed(ctx: Context, *, is_public: bool, is_team: bool) -> No
 
 
 def check_tag_write(ctx: Context, package: Package) -> None:
-    if ctx.actor.name != package.owner and not is_team_writable(ctx, package):
+    if not can_write(ctx, package):
         raise Forbidden("Private package: only the package owner can modify tags")
+
+
+def require_admin(actor: Actor) -> None:
+    """users/*, audit and admin/* (protocol.md 10.5): anonymous 401 first, then non-admins 403."""
+    require_user(actor)
+    if not actor.is_admin:
+        raise Forbidden("Must be authenticated as an admin to use this endpoint.")

@@ -5,13 +5,19 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ..db import epoch, utcnow
-from ..errors import Forbidden, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..models import Instance, Package, Tag
 from . import permissions
 from .context import Context
 
 LATEST = "latest"
 MAX_TAG_LENGTH = 64
+UNSET = object()
+
+
+def tagged_instance(ctx: Context, package: Package, tag_name: str) -> Instance | None:
+    return ctx.session.scalar(select(Instance).join(Tag, Tag.instance_id == Instance.id)
+                              .where(Tag.package_id == package.id, Tag.name == tag_name))
 
 
 def move_tag(ctx: Context, package: Package, instance: Instance, name: str) -> None:
@@ -23,10 +29,16 @@ def move_tag(ctx: Context, package: Package, instance: Instance, name: str) -> N
     ctx.session.flush()
 
 
+def list_tags(ctx: Context, owner: str, name: str) -> list[dict]:
+    package = permissions.readable_package(ctx, owner, name)
+    rows = ctx.session.execute(select(Tag.name, Instance.hash).join(Instance, Instance.id == Tag.instance_id)
+                               .where(Tag.package_id == package.id).order_by(Tag.name)).all()
+    return [{"tag": tag, "hash": hash_} for tag, hash_ in rows]
+
+
 def get_tag(ctx: Context, owner: str, name: str, tag_name: str) -> dict:
     package = permissions.readable_package(ctx, owner, name)
-    instance = ctx.session.scalar(select(Instance).join(Tag, Tag.instance_id == Instance.id)
-                                  .where(Tag.package_id == package.id, Tag.name == tag_name))
+    instance = tagged_instance(ctx, package, tag_name)
     if instance is None:
         raise NotFound(f"Tag '{tag_name}' does not exist")
     is_public, is_team = permissions.access_flags(ctx, package)
@@ -35,16 +47,30 @@ def get_tag(ctx: Context, owner: str, name: str, tag_name: str) -> dict:
             "is_public": is_public, "is_team": is_team}
 
 
-def set_tag(ctx: Context, owner: str, name: str, tag_name: str, top_hash: str) -> None:
-    """Create or move a tag: the owner, or anyone signed in on a team package."""
+def set_tag(ctx: Context, owner: str, name: str, tag_name: str, top_hash: str, expected_hash=UNSET) -> None:
+    """Create or move a tag: the owner, or anyone signed in on a team package. With
+    `expected_hash` (None: "the tag must not exist yet") a concurrent move is a 409, not lost."""
     permissions.require_user(ctx.actor)
-    if ctx.actor.name != owner and not ctx.settings.allow_team_access:
-        raise Forbidden("Only the package owner can modify tags")
-    package = permissions.find_readable(ctx, owner, name, for_update=True)
-    if package is None:
-        raise permissions.package_not_found(ctx.actor, owner, name)
+    if len(tag_name) > MAX_TAG_LENGTH:
+        raise BadRequest(f"Tag names are at most {MAX_TAG_LENGTH} characters")
+    package = permissions.readable_package(ctx, owner, name, for_update=True)
     permissions.check_tag_write(ctx, package)
     instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
     if instance is None:
         raise NotFound("Package hash does not exist")
+    if expected_hash is not UNSET:
+        current = tagged_instance(ctx, package, tag_name)
+        if (current.hash if current else None) != expected_hash:
+            raise Conflict(f"Tag '{tag_name}' points to {current.hash if current else 'nothing'}, "
+                           f"not {expected_hash or 'nothing'}: it was moved by someone else")
     move_tag(ctx, package, instance, tag_name)
+
+
+def delete_tag(ctx: Context, owner: str, name: str, tag_name: str) -> None:
+    permissions.require_user(ctx.actor)
+    package = permissions.readable_package(ctx, owner, name, for_update=True)
+    permissions.require_owner(ctx, package, "Only the package owner can delete tags")
+    tag = ctx.session.scalar(select(Tag).where(Tag.package_id == package.id, Tag.name == tag_name))
+    if tag is None:
+        raise NotFound(f"Package {owner}/{name} tag '{tag_name}' does not exist")
+    ctx.session.delete(tag)

@@ -122,6 +122,12 @@ class TokenService:
                         .values(revoked_at=utcnow()))
 
     def revoke_all(self, session: Session, user: User) -> None:
-        session.execute(update(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-                        .values(revoked_at=utcnow()))
-        session.execute(delete(LoginCode).where(LoginCode.user_id == user.id))
+        revoke_all(session, user)
+
+
+def revoke_all(session: Session, user: User) -> None:
+    """End every session of a user: refresh tokens (and so their access tokens) and login codes.
+    Needs no secret, so account services call it without a TokenService."""
+    session.execute(update(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+    session.execute(delete(LoginCode).where(LoginCode.user_id == user.id))

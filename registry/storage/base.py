@@ -33,6 +33,10 @@ class BlobStore(abc.ABC):
         """Sizes of the fragments that exist; missing ones are left out."""
 
     @abc.abstractmethod
+    def read(self, owner: str, hash_: str, limit: int) -> bytes:
+        """The first `limit` bytes of a fragment (README previews)."""
+
+    @abc.abstractmethod
     def delete(self, owner: str, hash_: str) -> None:
         """Remove a fragment; removing a missing one is not an error."""
 

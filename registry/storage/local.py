@@ -98,6 +98,10 @@ class LocalBlobStore(BlobStore):
             Path(tmp_name).unlink(missing_ok=True)
             raise
 
+    def read(self, owner: str, hash_: str, limit: int) -> bytes:
+        with open(self.path(owner, hash_), "rb") as handle:
+            return handle.read(limit)
+
     def delete(self, owner: str, hash_: str) -> None:
         self.path(owner, hash_).unlink(missing_ok=True)
 

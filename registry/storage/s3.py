@@ -87,6 +87,11 @@ class S3BlobStore(BlobStore):
                     found[hash_] = item["Size"]
         return found
 
+    def read(self, owner: str, hash_: str, limit: int) -> bytes:
+        # The first bytes, not the last (the original's suffix range read the tail: protocol.md 14.7).
+        response = self.client.get_object(Bucket=self.bucket, Key=object_key(owner, hash_), Range=f"bytes=0-{limit - 1}")
+        return response["Body"].read()
+
     def delete(self, owner: str, hash_: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=object_key(owner, hash_))
 

@@ -12,7 +12,10 @@ def csrf(page) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
 
 
-def sign_in(registry, name="alice", password="correct horse"):
+PASSWORD = "correct horse"
+
+
+def sign_in(registry, name="alice", password=PASSWORD):
     form = registry.client.get("/login")
     return registry.client.post("/login", data={"username": name, "password": password, "csrf_token": csrf(form)})
 
@@ -26,7 +29,7 @@ def exchange(registry, secret: str):
 
 
 def test_sign_in_shows_a_code_that_the_client_exchanges_for_tokens(registry):
-    registry.create_user("alice")
+    registry.create_user("alice", password=PASSWORD)
     page = registry.client.get("/login")
     assert page.status_code == 200 and 'name="password"' in page.get_data(as_text=True)
     signed_in = sign_in(registry)
@@ -47,18 +50,18 @@ def test_sign_in_shows_a_code_that_the_client_exchanges_for_tokens(registry):
 
 
 def test_wrong_password_and_missing_csrf(registry):
-    registry.create_user("alice")
+    registry.create_user("alice", password=PASSWORD)
     wrong = sign_in(registry, password="nope nope")
     assert wrong.status_code == 401 and "Wrong user name or password." in wrong.get_data(as_text=True)
     unknown = sign_in(registry, name="nobody")
     assert unknown.status_code == 401 and "Wrong user name or password." in unknown.get_data(as_text=True)
-    forged = registry.client.post("/login", data={"username": "alice", "password": "correct horse"})
+    forged = registry.client.post("/login", data={"username": "alice", "password": PASSWORD})
     assert forged.status_code == 400
     assert registry.client.get("/login").get_data(as_text=True).count("login-code") == 0
 
 
 def test_codes_work_once_and_expire(registry):
-    registry.create_user("alice")
+    registry.create_user("alice", password=PASSWORD)
     code = registry.login_code("alice")
     assert exchange(registry, code).status_code == 200
     again = exchange(registry, code)
@@ -72,7 +75,7 @@ def test_codes_work_once_and_expire(registry):
 
 
 def test_refresh_tokens_rotate(registry):
-    registry.create_user("alice")
+    registry.create_user("alice", password=PASSWORD)
     first = exchange(registry, registry.login_code("alice")).get_json()
     second = exchange(registry, first["refresh_token"])
     assert second.status_code == 200
@@ -92,7 +95,7 @@ def test_token_endpoint_errors_are_json(registry):
 
 
 def test_bearer_token_variants_and_failures(registry):
-    registry.create_user("alice")
+    registry.create_user("alice", password=PASSWORD)
     token = registry.token("alice")
     assert registry.client.get("/api/package/alice/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert registry.client.get("/api/package/alice/", headers={"Authorization": token}).status_code == 200
@@ -101,7 +104,7 @@ def test_bearer_token_variants_and_failures(registry):
 
 
 def test_inactive_users_are_refused(registry):
-    registry.create_user("alice")
+    registry.create_user("alice", password=PASSWORD)
     token = registry.token("alice")
     with registry.state.session_factory() as session:
         session.execute(update(User).values(is_active=False))
@@ -113,7 +116,7 @@ def test_inactive_users_are_refused(registry):
 
 
 def test_api_logout_revokes_the_session(registry):
-    registry.create_user("alice")
+    registry.create_user("alice", password=PASSWORD)
     pair = exchange(registry, registry.login_code("alice")).get_json()
     assert registry.api("POST", "/api/logout", token=pair["access_token"]).get_json() == {}
     assert registry.api("GET", "/api/package/alice/", token=pair["access_token"]).status_code == 401
@@ -122,7 +125,7 @@ def test_api_logout_revokes_the_session(registry):
 
 
 def test_web_sign_out(registry):
-    registry.create_user("alice")
+    registry.create_user("alice", password=PASSWORD)
     sign_in(registry)
     page = registry.client.get("/login")
     out = registry.client.post("/logout", data={"csrf_token": csrf(page)})
@@ -131,7 +134,7 @@ def test_web_sign_out(registry):
 
 
 def test_passwords_are_hashed_with_scrypt(registry):
-    registry.create_user("alice")
+    registry.create_user("alice", password=PASSWORD)
     with registry.state.session_factory() as session:
         assert session.scalar(select(User.password_hash)).startswith("scrypt:")
 
@@ -141,7 +144,7 @@ def test_closed_deployments_refuse_anonymous_calls_but_not_token_exchange(settin
     from tests.helpers import TestRegistry
 
     closed = TestRegistry(create_app(Settings(**{**settings.__dict__, "allow_anonymous_access": False})))
-    closed.create_user("alice")
+    closed.create_user("alice", password=PASSWORD)
     anonymous = closed.api("GET", "/api/package/alice/")
     assert (anonymous.status_code, anonymous.get_json()["message"]) == (401, "Not logged in")
     assert exchange(closed, closed.login_code("alice")).status_code == 200

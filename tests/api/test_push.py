@@ -144,8 +144,9 @@ def test_errors_in_the_order_and_words_the_client_expects(registry):
     status, message = put(f"/api/package/alice/demo/{good}", {**_push_body(contents), "sizes": {"x": 1}}, token=token)
     assert status == 400 and "sizes" in message
     registry.create_user("bob")
+    # Only alice creates packages under alice/; to anyone else it simply does not exist.
     assert put(f"/api/package/alice/demo/{good}", _push_body(contents), token=registry.token("bob")) == (
-        403, "Only the package owner can create packages.")
+        404, "Package alice/demo does not exist")
 
 
 def test_anonymous_and_team_flags_follow_the_deployment(settings):
@@ -178,9 +179,10 @@ def test_private_package_of_another_user_looks_like_no_package(registry):
     registry.create_user("bob")
     registry.push(registry.token("alice"), "alice", "secret", FILES)
     existing, _ = registry.push(registry.token("bob"), "alice", "secret", FILES)
-    missing, _ = registry.push(registry.token("bob"), "alice", "nothing", FILES)
-    assert existing.status_code == missing.status_code == 403
-    assert existing.get_json() == missing.get_json()
+    missing, _ = registry.push(registry.token("bob"), "alice", "secret2", FILES)
+    assert existing.status_code == missing.status_code == 404
+    assert existing.get_json()["message"] == "Package alice/secret does not exist"
+    assert missing.get_json()["message"] == "Package alice/secret2 does not exist"
 
 
 def test_reader_may_not_push_but_team_members_may(registry):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from registry import Settings
 from registry.services import users
 from registry.db import make_engine, make_session_factory
 from tests.conftest import ROOT

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -254,6 +255,27 @@ class QuiltClient:
         """The same exchange through the Python API, ``quilt.login_with_token``."""
         return self.python("import sys, quilt; quilt.login_with_token(sys.argv[1])", code, **kwargs)
 
+    # -- teams ----------------------------------------------------------------
+
+    def config_team(self, team: str, url: str | None = None) -> None:
+        """What ``quilt config TEAM`` writes, without its prompt: ``team_id`` and
+        ``team_registry_url`` in config.json (other keys kept). The client then sends
+        every ``TEAM:`` command, ``quilt login TEAM`` and ``quilt user ... TEAM`` to
+        ``url`` (default: this machine's registry) instead of
+        ``https://TEAM-registry.team.quiltdata.com``; QUILT_PKG_URL is not consulted for
+        teams. Team ids must match ``^[a-z]+$``."""
+        config_file = self.data_dir / "config.json"
+        config = json.loads(config_file.read_text()) if config_file.exists() else {}
+        config.update(team_id=team, team_registry_url=(url or self.registry_url).rstrip("/"))
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(json.dumps(config))
+
+    def login_team(self, team: str, code: str, **kwargs) -> subprocess.CompletedProcess:
+        """``quilt login TEAM`` (after ``config_team``): auth.json then records
+        ``"team": TEAM``, which ``quilt audit`` and ``quilt search`` look for. The client
+        refuses a team login next to a public one, so use a machine of its own."""
+        return self.run("login", team, input=f"{code}\n", **kwargs)
+
     # -- packages -------------------------------------------------------------
 
     def build(self, handle: str, folder: Path, **kwargs) -> subprocess.CompletedProcess:
@@ -299,6 +321,12 @@ class QuiltClient:
         relative path. Fails if a target exists unless ``force``."""
         args = ["export", handle, str(dest)] + (["--force"] if force else [])
         return self.run(*args, **kwargs)
+
+    def local_hash(self, handle: str) -> str:
+        """The tophash that local tag ``latest`` of ``owner/pkg`` names: what the last
+        build or install of that package on this machine wrote."""
+        owner, pkg = handle.split("/")[:2]
+        return (self.store_dir / "pkgs" / "Quilt" / owner / pkg / "tags" / "latest").read_text().strip()
 
     def delete(self, handle: str, **kwargs) -> subprocess.CompletedProcess:
         """``quilt delete handle`` on the registry, retyping the name at its prompt."""

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from ..schemas.packages import CommentSchema
+from ..services import comments, history, permissions
+from .context import db_session, json_body, service_context
+
+bp = Blueprint("history", __name__, url_prefix="/api")
+
+
+@bp.get("/log/<owner>/<name>/")
+def package_log(owner: str, name: str):
+    return jsonify({"logs": history.list_log(service_context(), owner, name)})
+
+
+@bp.get("/comments/<owner>/<name>/")
+def list_comments(owner: str, name: str):
+    return jsonify({"comments": comments.list_comments(service_context(), owner, name)})
+
+
+@bp.post("/comments/<owner>/<name>/")
+def add_comment(owner: str, name: str):
+    ctx = service_context()
+    permissions.require_user(ctx.actor)
+    body = CommentSchema().load(json_body() or {})
+    comment = comments.add_comment(ctx, owner, name, body["contents"])
+    db_session().commit()
+    return jsonify({"comment": comment})

@@ -1,0 +1,199 @@
+"""Push (protocol.md 9.2) and subpackage push (9.3): checks, then one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import zlib
+
+from sqlalchemy import select
+
+from .. import tree
+from ..db import utcnow
+from ..errors import BadRequest, Forbidden, NotFound
+from ..models import Access, Instance, Log, Package
+from . import blobs, permissions, readme, tags
+from .context import Context
+from .events import PUSH, record_event
+
+PACKAGE_NAME_RE = re.compile(r"^[a-zA-Z]\w{0,63}$", re.ASCII)
+MISSING_LIST_LIMIT = 10
+MAX_KEYWORDS_CHARS = 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class PushRequest:
+    contents: dict
+    sizes: dict[str, int]
+    dry_run: bool = False
+    is_public: bool = False
+    is_team: bool = False
+    message: str | None = None
+
+
+def encode_contents(contents: dict) -> bytes:
+    return zlib.compress(json.dumps(contents, separators=(",", ":"), ensure_ascii=False).encode(), 6)
+
+
+def decode_contents(stored: bytes) -> bytes:
+    """The stored tree as JSON bytes, exactly as pushed (no re-serialisation)."""
+    return zlib.decompress(stored)
+
+
+def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest) -> dict:
+    """A dry run answers `upload_urls`; a real push commits package, instance, blobs, links, log,
+    `latest` and event together (the caller commits), after checking every fragment is stored."""
+    tree.validate(request.contents, root=True)
+    _check_request(ctx, name, request)
+    if tree.tophash(request.contents) != top_hash:
+        raise BadRequest("Wrong contents hash")
+    hashes = tree.object_hashes(request.contents)
+    if not request.dry_run and set(request.sizes) != hashes:
+        raise BadRequest("Sizes don't match the hashes")
+    package = _writable_package(ctx, owner, name, request)
+    if request.dry_run:
+        return {"upload_urls": _upload_urls(ctx, owner, hashes)}
+    return _commit_push(ctx, package, owner, name, request.contents, request.sizes, request)
+
+
+def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
+    """Put a subtree at `subpath` of the `latest` instance (or of an empty package) and make
+    the merged tree the new `latest`. Unlike the original, the new instance is linked to every
+    fragment of the merged tree, not only the subtree's (protocol.md 14.5)."""
+    if not subpath:
+        raise BadRequest("A subpackage push needs a path below the package root")
+    tree.validate(request.contents, root=False)
+    _check_request(ctx, name, request)
+    hashes = tree.object_hashes(request.contents)
+    if not request.dry_run and set(request.sizes) != hashes:
+        raise BadRequest("Sizes don't match the hashes")
+    package = _writable_package(ctx, owner, name, request)
+    base, base_sizes = _latest_tree(ctx, package)
+    merged = _graft(base, subpath, request.contents)  # on the dry run too: a bad path fails early
+    if request.dry_run:
+        return {"upload_urls": _upload_urls(ctx, owner, hashes)}
+    known = {**base_sizes, **request.sizes}
+    sizes = {h: known[h] for h in tree.object_hashes(merged)}  # what the replaced subtree held is gone
+    return _commit_push(ctx, package, owner, name, merged, sizes, request, new_sizes=request.sizes)
+
+
+def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
+    if not PACKAGE_NAME_RE.match(name):
+        raise BadRequest("Invalid package name")
+    permissions.check_sharing_allowed(ctx, is_public=request.is_public, is_team=request.is_team)
+
+
+def _writable_package(ctx: Context, owner: str, name: str, request: PushRequest) -> Package | None:
+    """The existing package, locked for the push; None when the push creates it."""
+    permissions.require_user(ctx.actor)
+    package = permissions.find_readable(ctx, owner, name, for_update=not request.dry_run)
+    if package is None:
+        if ctx.actor.name != owner:
+            # Missing, or private to others: the same answer, so nothing leaks.
+            raise permissions.package_not_found(ctx.actor, owner, name)
+        clash = ctx.session.scalar(select(Package).where(Package.folded_handle == _folded(owner, name)))
+        if clash is not None:
+            raise Forbidden(f"Package already exists: {clash.handle}")
+        return None
+    permissions.check_push(ctx, package, is_public=request.is_public, is_team=request.is_team)
+    return package
+
+
+def _folded(owner: str, name: str) -> str:
+    return f"{owner.lower()}/{name.lower()}"
+
+
+def _upload_urls(ctx: Context, owner: str, hashes: set[str]) -> dict[str, dict[str, str]]:
+    return {h: ctx.store.upload_urls(owner, h) for h in sorted(hashes)}
+
+
+def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, contents: dict,
+                 sizes: dict[str, int], request: PushRequest, new_sizes: dict[str, int] | None = None) -> dict:
+    _check_fragments_stored(ctx, owner, sizes if new_sizes is None else new_sizes)
+    if package is None:
+        package = _create_package(ctx, owner, name, request)
+    top_hash = tree.tophash(contents)
+    instance = _save_instance(ctx, package, top_hash, contents, sizes)
+    ctx.session.add(Log(package_id=package.id, instance_id=instance.id, author=ctx.actor.name,
+                        message=request.message))
+    tags.move_tag(ctx, package, instance, tags.LATEST)
+    record_event(ctx, PUSH, owner, name, top_hash, {"public": request.is_public})
+    if instance.readme_hash:
+        readme.index_after_commit(ctx, owner, instance.readme_hash)
+    return {"package_url": f"{ctx.base_url}/package/{owner}/{name}", "package_hash": top_hash}
+
+
+def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int]) -> None:
+    """The original trusted the client (protocol.md 14.1); we check every new fragment is in
+    storage with the declared size before anything is committed."""
+    new = set(sizes) - set(blobs.known_sizes(ctx.session, owner, sizes))
+    if not new:
+        return
+    stored = ctx.store.sizes(owner, new)
+    missing = sorted(h for h in new if h not in stored)
+    if missing:
+        shown = ", ".join(missing[:MISSING_LIST_LIMIT]) + (" ..." if len(missing) > MISSING_LIST_LIMIT else "")
+        raise BadRequest(f"{len(missing)} fragment(s) are not in storage; upload them first: {shown}",
+                         missing=missing[:1000])
+    wrong = sorted(h for h in new if stored[h] != sizes[h])
+    if wrong:
+        raise BadRequest(f"{len(wrong)} fragment(s) differ in size from the push: "
+                         + ", ".join(f"{h} (stored {stored[h]}, declared {sizes[h]})" for h in wrong[:MISSING_LIST_LIMIT]))
+
+
+def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -> Package:
+    package = Package(owner=owner, name=name, folded_handle=_folded(owner, name))
+    ctx.session.add(package)
+    ctx.session.flush()
+    principals = {owner}
+    if request.is_public:
+        principals.add(permissions.PUBLIC)
+    if request.is_team:
+        principals.add(permissions.TEAM)
+    ctx.session.add_all(Access(package_id=package.id, principal=p) for p in sorted(principals))
+    return package
+
+
+def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict, sizes: dict[str, int]) -> Instance:
+    now = utcnow()
+    instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
+    if instance is not None:
+        # Same tophash again: the tree is immutable; only record who pushed it last.
+        instance.updated_at, instance.updated_by = now, ctx.actor.name
+        return instance
+    instance = Instance(package_id=package.id, hash=top_hash, contents=encode_contents(contents),
+                        readme_hash=tree.readme_hash(contents), keywords=_keywords(contents), created_at=now,
+                        created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
+    ctx.session.add(instance)
+    ctx.session.flush()
+    blobs.link_blobs(ctx.session, instance.id, package.owner, sizes)
+    return instance
+
+
+def _keywords(contents: dict) -> str:
+    words = sorted(set(tree.node_names(contents)))
+    return " ".join(words)[:MAX_KEYWORDS_CHARS]
+
+
+def _latest_tree(ctx: Context, package: Package | None) -> tuple[dict, dict[str, int]]:
+    empty = {"type": tree.ROOT, "children": {}}
+    if package is None:
+        return empty, {}
+    instance = tags.tagged_instance(ctx, package, tags.LATEST)
+    if instance is None:
+        return empty, {}
+    stored = ctx.session.scalar(select(Instance.contents).where(Instance.id == instance.id))
+    return json.loads(decode_contents(stored)), blobs.instance_sizes(ctx.session, instance.id)
+
+
+def _graft(base: dict, subpath: list[str], subtree: dict) -> dict:
+    node = base
+    for component in subpath[:-1]:
+        child = node["children"].setdefault(component, {"type": tree.GROUP, "children": {}})
+        if child["type"] not in (tree.ROOT, tree.GROUP):
+            raise NotFound(f"Target subpath is not a group node: '{component}'")
+        node = child
+    node["children"][subpath[-1]] = subtree
+    tree.validate(base, root=True)
+    return base

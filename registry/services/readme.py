@@ -1,0 +1,38 @@
+"""README text for previews and search, read from storage after the push commits.
+
+The original read it inside the push transaction and failed the push when it could not
+(protocol.md 14.7); here a failure only means "no preview yet", and the next push of a
+package with that README tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from ..models import Blob
+from .context import Context
+
+log = logging.getLogger(__name__)
+PREVIEW_BYTES = 640 * 1024
+
+
+def index_after_commit(ctx: Context, owner: str, readme_hash: str) -> None:
+    store, bind = ctx.store, ctx.session.get_bind()
+
+    def index(_session):
+        try:
+            with Session(bind=bind) as session:
+                unindexed = session.scalar(select(Blob.id).where(Blob.owner == owner, Blob.hash == readme_hash,
+                                                                 Blob.preview.is_(None)))
+                if unindexed is None:
+                    return
+                text = store.read(owner, readme_hash, PREVIEW_BYTES).decode("utf-8", errors="ignore")
+                session.execute(update(Blob).where(Blob.owner == owner, Blob.hash == readme_hash).values(preview=text))
+                session.commit()
+        except Exception:  # noqa: BLE001 - a preview is optional; never fail the request for it
+            log.warning("could not read README %s/%s for its preview", owner, readme_hash, exc_info=True)
+
+    event.listen(ctx.session, "after_commit", index, once=True)

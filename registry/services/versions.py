@@ -1,0 +1,60 @@
+"""Versions: immutable PEP 440 names for instances (protocol.md 4, 9.9, 10.4)."""
+
+from __future__ import annotations
+
+from packaging.version import InvalidVersion, Version as Pep440
+
+from sqlalchemy import select
+
+from ..db import epoch
+from ..errors import BadRequest, Conflict, NotFound
+from ..models import Instance, Version
+from . import permissions
+from .context import Context
+
+MAX_VERSION_LENGTH = 64
+
+
+def normalise(version: str) -> str:
+    """`2.0pre1` -> `2.0rc1`, `v1.0` -> `1.0`; `1.0` and `1.0.0` stay different (as the original)."""
+    try:
+        normalised = str(Pep440(version))
+    except InvalidVersion:
+        raise BadRequest("Malformed version") from None
+    if len(normalised) > MAX_VERSION_LENGTH or len(version) > MAX_VERSION_LENGTH:
+        raise BadRequest(f"Versions are at most {MAX_VERSION_LENGTH} characters")
+    return normalised
+
+
+def list_versions(ctx: Context, owner: str, name: str) -> list[dict]:
+    package = permissions.readable_package(ctx, owner, name)
+    rows = ctx.session.execute(select(Version.version, Version.user_version, Instance.hash)
+                               .join(Instance, Instance.id == Version.instance_id)
+                               .where(Version.package_id == package.id)).all()
+    return [{"version": user_version, "hash": hash_}
+            for _, user_version, hash_ in sorted(rows, key=lambda row: Pep440(row[0]))]
+
+
+def get_version(ctx: Context, owner: str, name: str, version: str) -> dict:
+    normalised = normalise(version)
+    package = permissions.readable_package(ctx, owner, name)
+    instance = ctx.session.scalar(select(Instance).join(Version, Version.instance_id == Instance.id)
+                                  .where(Version.package_id == package.id, Version.version == normalised))
+    if instance is None:
+        raise NotFound(f"Version {normalised} does not exist")
+    return {"hash": instance.hash, "created_by": instance.created_by, "created_at": epoch(instance.created_at),
+            "updated_by": instance.updated_by, "updated_at": epoch(instance.updated_at)}
+
+
+def add_version(ctx: Context, owner: str, name: str, version: str, top_hash: str) -> None:
+    permissions.require_user(ctx.actor)
+    package = permissions.readable_package(ctx, owner, name, for_update=True)
+    permissions.require_owner(ctx, package, "Only the package owner can create versions")
+    normalised = normalise(version)
+    instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
+    if instance is None:
+        raise NotFound("Package hash does not exist")
+    if ctx.session.get(Version, (package.id, normalised)) is not None:
+        raise Conflict("Version already exists")
+    ctx.session.add(Version(package_id=package.id, version=normalised, user_version=version.strip(),
+                            instance_id=instance.id, created_by=ctx.actor.name))
