@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api.context import init_request_handling
     from .api.errors import register_error_handlers
     from .api.gzip import ApiBodyMiddleware
+    from .request_log import init_request_log
     from .db import make_engine, make_session_factory
     from .secrets import resolve_secret_key
     from .services.tokens import TokenService
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["registry"] = RegistryState(
         settings=settings, engine=engine, session_factory=make_session_factory(engine),
         store=make_store(settings, secret_key), tokens=TokenService(settings, secret_key))
+    init_request_log(app)
     init_request_handling(app)
     register_error_handlers(app)
     register_api(app)

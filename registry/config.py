@@ -43,6 +43,7 @@ class Settings:
     allow_anonymous_access: bool = True
     allow_team_access: bool = True
     enable_user_endpoints: bool = True  # /api/users/* (admins only either way)
+    allow_signup: bool = True  # anyone may create an account on /signup
     url_expiry_seconds: int = 86400  # lifetime of presigned blob URLs, as the original
     access_token_seconds: int = 3600
     refresh_token_days: int = 90

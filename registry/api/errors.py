@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .. import metrics
 from ..errors import BadRequest, Conflict, RegistryError
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ RETRYABLE_MYSQL_ERRORS = {1205, 1213}
 
 
 def error_response(status: int, message: str, code: str, **extra) -> Response:
+    metrics.ERRORS.labels(code).inc()
     if request.path.startswith(("/api/", "/blobs/")) or request.path == "/api":
         response = jsonify({"message": message, "code": code, "status": status, **extra})
     else:

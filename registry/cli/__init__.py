@@ -5,7 +5,11 @@ from __future__ import annotations
 import click
 
 from .db import db
+from .doctor import doctor
+from .packages import packages
 from .serve import serve
+from .tokens import tokens
+from .upkeep import blobs, gc, stats
 from .users import users
 
 
@@ -14,6 +18,5 @@ def main():
     pass
 
 
-main.add_command(serve)
-main.add_command(db)
-main.add_command(users)
+for command in (serve, db, users, tokens, packages, gc, blobs, stats, doctor):
+    main.add_command(command)

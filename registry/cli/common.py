@@ -1,17 +1,25 @@
-"""What every command needs: settings, an engine, a service context; failures as clean messages."""
+"""What every command needs: settings, a service context for the operator, output as a table
+or JSON, confirmations, and failures as one-line messages with a non-zero exit."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import datetime as dt
+import json
+from typing import Iterator, Sequence
 
 import click
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..db import make_engine, make_session_factory
 from ..errors import RegistryError
+from ..secrets import ConfigurationError, resolve_secret_key
+from ..services.context import OPERATOR, Context
+from ..storage import make_store
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 
 
 def load_settings() -> Settings:
@@ -21,19 +29,34 @@ def load_settings() -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
+def secret_key(settings: Settings) -> str:
+    try:
+        return resolve_secret_key(settings)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def open_engine(settings: Settings) -> Engine:
     if settings.is_embedded_database:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return make_engine(settings.effective_database_url)
 
 
+def base_url(settings: Settings) -> str:
+    """Where links printed by commands point (password pages): set REGISTRY_PUBLIC_URL."""
+    return settings.public_url.rstrip("/") or "http://127.0.0.1:8000"
+
+
 @contextlib.contextmanager
-def session_scope(settings: Settings) -> Iterator[Session]:
-    """One transaction, committed on success; a RegistryError becomes a one-line error, exit 1."""
+def operator_context(settings: Settings | None = None) -> Iterator[Context]:
+    """A service context for the operator; committed on success, a RegistryError becomes a
+    one-line error and exit status 1."""
+    settings = settings or load_settings()
     engine = open_engine(settings)
     session = make_session_factory(engine)()
     try:
-        yield session
+        store = make_store(settings, secret_key(settings)).bind(base_url(settings))
+        yield Context(session=session, settings=settings, store=store, actor=OPERATOR, base_url=base_url(settings))
         session.commit()
     except RegistryError as exc:
         session.rollback()
@@ -41,3 +64,47 @@ def session_scope(settings: Settings) -> Iterator[Session]:
     finally:
         session.close()
         engine.dispose()
+
+
+def confirm(message: str, yes: bool) -> None:
+    if not yes:
+        click.confirm(message, abort=True)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):  # epoch seconds
+        return dt.datetime.fromtimestamp(value, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value) or "-"
+    return str(value)
+
+
+def output(data, as_json: bool, columns: Sequence[str] | None = None) -> None:
+    """JSON as is, or rows as an aligned table (a dict without `columns` as key: value lines)."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    if columns is None:
+        width = max((len(k) for k in data), default=0)
+        for key, value in data.items():
+            click.echo(f"{key:<{width}}  {_cell(value)}")
+        return
+    if not data:
+        click.echo("(none)")
+        return
+    cells = [[_cell(row.get(c)) for c in columns] for row in data]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def split_handle(handle: str) -> tuple[str, str]:
+    owner, _, name = handle.partition("/")
+    if not owner or not name or "/" in name:
+        raise click.BadParameter(f"expected OWNER/NAME, not {handle!r}")
+    return owner, name

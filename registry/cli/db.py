@@ -36,3 +36,17 @@ def current():
     current_revision, head = migrate.current_revision(engine), migrate.head_revision(engine)
     state = "up to date" if current_revision == head else "needs `registry db upgrade`"
     click.echo(f"current: {current_revision or 'none'}\nhead:    {head}\n{state}")
+
+
+@db.command(help="Fail unless the database is at the newest revision and matches the models.")
+def check():
+    engine = open_engine(load_settings())
+    try:
+        if not migrate.is_current(engine):
+            raise click.ClickException("The database is not at the newest revision: run `registry db upgrade`.")
+        drift = migrate.model_drift(engine)
+    finally:
+        engine.dispose()
+    if drift:
+        raise click.ClickException("The models and the migrations disagree:\n" + "\n".join(map(str, drift)))
+    click.echo("Schema is current and matches the models.")

@@ -1,41 +1,27 @@
 """`registry serve`: the embedded default migrates itself and creates an admin on first start;
-production checks that `registry db upgrade` ran. Then gunicorn (or Flask's reloader with --dev)."""
+production checks that `registry db upgrade` ran. Then gunicorn, in a fresh process, so that
+settings such as the metrics directory are in place before any worker imports the app."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import sys
+import tempfile
 
 import click
-from gunicorn.app.base import BaseApplication
 
 from .. import create_app, migrate
 from ..config import Settings
 from ..services import users as user_service
-from .common import load_settings, open_engine, session_scope
-from .users import _secret
+from .common import load_settings, open_engine, operator_context, secret_key
 
 ADMIN_NAME = "admin"
 
 
-class _Gunicorn(BaseApplication):
-    def __init__(self, settings: Settings, options: dict):
-        self.settings = settings
-        self.options = options
-        super().__init__()
-
-    def load_config(self):
-        for key, value in self.options.items():
-            if key in self.cfg.settings:  # control_socket_disable is new in recent gunicorn releases
-                self.cfg.set(key, value)
-
-    def load(self):
-        # Each worker builds its own app (own engine and connection pool) after the fork.
-        return create_app(self.settings)
-
-
 def prepare(settings: Settings) -> str | None:
     """Make the database ready; returns the new admin's password on a first start."""
-    _secret(settings)  # fail early, with a clear message, when production has no secret
+    secret_key(settings)  # fail early, with a clear message, when production has no secret
     engine = open_engine(settings)
     try:
         if settings.is_embedded_database:
@@ -44,12 +30,18 @@ def prepare(settings: Settings) -> str | None:
             raise click.ClickException("The database schema is not current: run `registry db upgrade` first.")
     finally:
         engine.dispose()
-    with session_scope(settings) as session:
-        if user_service.count_users(session):
+    with operator_context(settings) as ctx:
+        if user_service.count_users(ctx.session):
             return None
         password = secrets.token_urlsafe(12)
-        user_service.create_user(session, ADMIN_NAME, password=password, is_admin=True)
+        user_service.create_user(ctx.session, ADMIN_NAME, password=password, is_admin=True)
         return password
+
+
+def gunicorn_command(host: str, port: int, workers: int, threads: int, timeout: int) -> list[str]:
+    return [sys.executable, "-m", "gunicorn", "-c", "python:registry.gunicorn_conf",
+            "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
+            "--timeout", str(timeout), "registry.wsgi:app"]
 
 
 @click.command(help="Serve the registry (gunicorn).")
@@ -68,12 +60,12 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int, dev: b
     if admin_password:
         click.echo(f"Created the administrator account. Sign in at {url}/login as "
                    f"'{ADMIN_NAME}' with password: {admin_password}\n(This password is shown only once.)")
-    click.echo(f"Registry running at {url}  (quilt: export QUILT_PKG_URL={url})", err=False)
+    click.echo(f"Registry running at {url}  (quilt: export QUILT_PKG_URL={url})")
     if dev:
         create_app(settings).run(host=host, port=port, debug=True)
         return
-    _Gunicorn(settings, {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                         "worker_class": "gthread", "timeout": timeout, "graceful_timeout": 30,
-                         "accesslog": "-", "errorlog": "-",
-                         # One shared control socket path would clash between registries on one host.
-                         "control_socket_disable": True}).run()
+    env = dict(os.environ)
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:
+        env.update(PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="registry-metrics-"), REGISTRY_OWNS_METRICS_DIR="1")
+    sys.stdout.flush()
+    os.execve(sys.executable, gunicorn_command(host, port, workers, threads, timeout), env)

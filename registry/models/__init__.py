@@ -3,7 +3,7 @@
 from .blobs import Blob, InstanceBlob
 from .events import Event
 from .packages import Access, Comment, Instance, Log, Package, Tag, Version
-from .users import LoginCode, RefreshToken, User
+from .users import LoginCode, RefreshToken, User, WebSession
 
 __all__ = ["Access", "Blob", "Comment", "Event", "Instance", "InstanceBlob", "Log", "LoginCode", "Package",
-           "RefreshToken", "Tag", "User", "Version"]
+           "RefreshToken", "Tag", "User", "Version", "WebSession"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, BigId, Hash, LongText, Name, Timestamp, utcnow
@@ -20,6 +20,12 @@ class Blob(Base):
     # The first 640 KiB of a README fragment as text, read after the push (search, previews).
     preview: Mapped[str | None] = mapped_column(LongText())
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    # Last time a push (dry run or real) named this fragment: garbage collection spares
+    # fragments touched within its grace period, so a push in progress never loses one.
+    touched_at: Mapped[dt.datetime | None] = mapped_column(Timestamp())
+    # Set by `registry blobs verify`: when, and what was wrong (missing, size, corrupt) or None.
+    checked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp())
+    problem: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (UniqueConstraint("owner", "hash"),)
 

@@ -48,3 +48,18 @@ class RefreshToken(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(Timestamp())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp())
+
+
+class WebSession(Base):
+    """A signed-in browser. The session cookie holds a random secret whose SHA-256 is stored
+    here, so people can list their sessions and end any of them from another browser."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    secret_hash: Mapped[str] = mapped_column(Hash(), unique=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(Timestamp())

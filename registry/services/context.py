@@ -11,26 +11,37 @@ from ..models import User
 from ..storage import BlobStore
 
 
+OPERATOR_NAME = "operator"
+
+
 @dataclasses.dataclass(frozen=True)
 class Actor:
-    """The caller: a signed-in user, or anonymous (`user is None`)."""
+    """The caller: a signed-in user, anonymous (no user), or the operator at the server's
+    console (`registry ...` commands), who may read and administer everything."""
 
     user: User | None = None
+    is_operator: bool = False
 
     @property
     def name(self) -> str | None:
         return self.user.name if self.user else None
 
     @property
+    def audit_name(self) -> str | None:
+        """Who events record: the user, or `operator` for the management CLI."""
+        return OPERATOR_NAME if self.is_operator else self.name
+
+    @property
     def is_anonymous(self) -> bool:
-        return self.user is None
+        return self.user is None and not self.is_operator
 
     @property
     def is_admin(self) -> bool:
-        return bool(self.user and self.user.is_admin)
+        return self.is_operator or bool(self.user and self.user.is_admin)
 
 
 ANONYMOUS = Actor()
+OPERATOR = Actor(is_operator=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ from .. import tree
 from ..db import epoch
 from ..errors import BadRequest, NotFound
 from ..models import Access, Blob, Instance, InstanceBlob, Log, Package
-from . import blobs, permissions
+from . import blobs, permissions, tags, versions
 from .context import Context
 from .events import DELETE, INSTALL, PREVIEW, record_event
 from .push import decode_contents
@@ -57,11 +57,11 @@ def get_instance(ctx: Context, owner: str, name: str, top_hash: str, *, subpath:
     """The stored tree (raw JSON bytes) and the rest of the install response."""
     package, instance = _readable_instance(ctx, owner, name, top_hash)
     raw = _tree_json(ctx, instance)
-    sizes = blobs.instance_sizes(ctx.session, instance.id)
+    wanted = None
     if subpath or meta_only:
         # Only this case needs the tree parsed; a whole install just streams it back.
         wanted = tree.object_hashes(tree.subtree(json.loads(raw), subpath), meta_only=meta_only)
-        sizes = {h: sizes[h] for h in wanted}
+    sizes = blobs.instance_sizes(ctx.session, instance.id, wanted)
     urls = {h: ctx.store.download_url(package.owner, h) for h in sizes}
     record_event(ctx, INSTALL, owner, name, top_hash, {"subpath": "/".join(subpath) or None})
     return raw, {"urls": urls, "sizes": sizes, "created_by": instance.created_by,
@@ -153,3 +153,35 @@ def _file_types(contents: dict) -> dict[str, int]:
             suffix = posixpath.splitext(path.replace("\\", "/"))[1].lstrip(".").lower() if isinstance(path, str) else ""
             counts[suffix] = counts.get(suffix, 0) + 1
     return counts
+
+
+def catalogue(ctx: Context, owner: str | None = None) -> list[dict]:
+    """Every readable package (all of them for the operator) with its size of history."""
+    instances = (select(Instance.package_id, func.count(Instance.id).label("instances"),
+                        func.max(Instance.updated_at).label("updated")).group_by(Instance.package_id).subquery())
+    query = (select(Package, instances.c.instances, instances.c.updated)
+             .outerjoin(instances, instances.c.package_id == Package.id)
+             .where(permissions.readable_clause(ctx)).order_by(Package.owner, Package.name))
+    if owner is not None:
+        query = query.where(Package.owner == owner)
+    rows = ctx.session.execute(query).all()
+    items = summarize(ctx, [package for package, _, _ in rows])
+    for item, (_, count, updated) in zip(items, rows):
+        item.update(instances=count or 0, updated_at=epoch(updated))
+    return items
+
+
+def describe(ctx: Context, owner: str, name: str) -> dict:
+    """One package for an operator: sharing, tags, versions, history and stored size."""
+    package = permissions.readable_package(ctx, owner, name)
+    size = ctx.session.scalar(
+        select(func.coalesce(func.sum(Blob.size), 0)).where(Blob.id.in_(
+            select(InstanceBlob.blob_id).join(Instance, Instance.id == InstanceBlob.instance_id)
+            .where(Instance.package_id == package.id))))
+    access = ctx.session.scalars(select(Access.principal).where(Access.package_id == package.id)
+                                 .order_by(Access.principal)).all()
+    return {**summarize(ctx, [package])[0], "created_at": epoch(package.created_at),
+            "instances": len(list_instance_hashes(ctx, owner, name)),
+            "pushes": ctx.session.scalar(select(func.count(Log.id)).where(Log.package_id == package.id)),
+            "bytes": int(size), "access": list(access), "tags": tags.list_tags(ctx, owner, name),
+            "versions": versions.list_versions(ctx, owner, name)}

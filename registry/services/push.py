@@ -105,16 +105,19 @@ def _folded(owner: str, name: str) -> str:
 
 
 def _upload_urls(ctx: Context, owner: str, hashes: set[str]) -> dict[str, dict[str, str]]:
+    # The client may skip uploading fragments that are stored already; keep them from garbage collection.
+    blobs.touch(ctx.session, owner, hashes)
     return {h: ctx.store.upload_urls(owner, h) for h in sorted(hashes)}
 
 
 def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, contents: dict,
                  sizes: dict[str, int], request: PushRequest, new_sizes: dict[str, int] | None = None) -> dict:
-    _check_fragments_stored(ctx, owner, sizes if new_sizes is None else new_sizes)
+    known = blobs.known_sizes(ctx.session, owner, sizes)
+    _check_fragments_stored(ctx, owner, sizes if new_sizes is None else new_sizes, known)
     if package is None:
         package = _create_package(ctx, owner, name, request)
     top_hash = tree.tophash(contents)
-    instance = _save_instance(ctx, package, top_hash, contents, sizes)
+    instance = _save_instance(ctx, package, top_hash, contents, sizes, known)
     ctx.session.add(Log(package_id=package.id, instance_id=instance.id, author=ctx.actor.name,
                         message=request.message))
     tags.move_tag(ctx, package, instance, tags.LATEST)
@@ -124,10 +127,10 @@ def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, c
     return {"package_url": f"{ctx.base_url}/package/{owner}/{name}", "package_hash": top_hash}
 
 
-def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int]) -> None:
+def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int], known: dict[str, int]) -> None:
     """The original trusted the client (protocol.md 14.1); we check every new fragment is in
     storage with the declared size before anything is committed."""
-    new = set(sizes) - set(blobs.known_sizes(ctx.session, owner, sizes))
+    new = set(sizes) - set(known)
     if not new:
         return
     stored = ctx.store.sizes(owner, new)
@@ -155,7 +158,8 @@ def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -
     return package
 
 
-def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict, sizes: dict[str, int]) -> Instance:
+def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict, sizes: dict[str, int],
+                   known: dict[str, int]) -> Instance:
     now = utcnow()
     instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
     if instance is not None:
@@ -167,7 +171,7 @@ def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict
                         created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()
-    blobs.link_blobs(ctx.session, instance.id, package.owner, sizes)
+    blobs.link_blobs(ctx.session, instance.id, package.owner, sizes, known)
     return instance
 
 

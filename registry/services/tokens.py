@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..db import epoch, utcnow
-from ..errors import Forbidden, Unauthorized
-from ..models import LoginCode, RefreshToken, User
+from ..errors import Forbidden, NotFound, Unauthorized
+from ..models import LoginCode, RefreshToken, User, WebSession
 
 
 def _digest(secret: str) -> str:
@@ -126,8 +126,30 @@ class TokenService:
 
 
 def revoke_all(session: Session, user: User) -> None:
-    """End every session of a user: refresh tokens (and so their access tokens) and login codes.
+    """End every session of a user: refresh tokens (and so their access tokens), login codes and
+    signed-in browsers.
     Needs no secret, so account services call it without a TokenService."""
     session.execute(update(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
                     .values(revoked_at=utcnow()))
     session.execute(delete(LoginCode).where(LoginCode.user_id == user.id))
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+
+
+def list_refresh_tokens(session: Session, user_name: str | None = None) -> list[dict]:
+    """Refresh tokens (sessions of clients), newest first; the secrets themselves are never stored."""
+    query = (select(RefreshToken, User.name).join(User, User.id == RefreshToken.user_id)
+             .order_by(RefreshToken.created_at.desc(), RefreshToken.id.desc()))
+    if user_name is not None:
+        query = query.where(User.name == user_name)
+    now = utcnow()
+    return [{"id": token.id, "user": name, "created_at": epoch(token.created_at),
+             "last_used_at": epoch(token.last_used_at), "expires_at": epoch(token.expires_at),
+             "state": "revoked" if token.revoked_at else ("expired" if token.expires_at < now else "active")}
+            for token, name in session.execute(query)]
+
+
+def revoke_refresh_token(session: Session, token_id: int) -> None:
+    revoked = session.execute(update(RefreshToken).where(RefreshToken.id == token_id, RefreshToken.revoked_at.is_(None))
+                              .values(revoked_at=utcnow())).rowcount
+    if not revoked:
+        raise NotFound(f"No active token with id {token_id}")

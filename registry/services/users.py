@@ -17,7 +17,7 @@ from ..models import User
 from .tokens import revoke_all
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-RESERVED_NAMES = {"team", "public", "anonymous", "quilt"}
+RESERVED_NAMES = {"team", "public", "anonymous", "quilt", "operator"}  # operator: the CLI in audit logs
 EMAIL_RE = re.compile(r"^([^\s@]+)@([^\s@]+)$")
 MAX_EMAIL_LENGTH = 254  # the column's size
 PASSWORD_LINK_SECONDS = 24 * 3600

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import re
-from typing import Iterable
+from typing import Iterable, Iterator
 
 OWNER_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
@@ -35,6 +35,10 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def read(self, owner: str, hash_: str, limit: int) -> bytes:
         """The first `limit` bytes of a fragment (README previews)."""
+
+    @abc.abstractmethod
+    def stream(self, owner: str, hash_: str) -> Iterator[bytes]:
+        """The fragment's bytes in chunks (verification)."""
 
     @abc.abstractmethod
     def delete(self, owner: str, hash_: str) -> None:

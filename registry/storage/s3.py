@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import boto3
 from botocore.config import Config
@@ -91,6 +91,10 @@ class S3BlobStore(BlobStore):
         # The first bytes, not the last (the original's suffix range read the tail: protocol.md 14.7).
         response = self.client.get_object(Bucket=self.bucket, Key=object_key(owner, hash_), Range=f"bytes=0-{limit - 1}")
         return response["Body"].read()
+
+    def stream(self, owner: str, hash_: str) -> Iterator[bytes]:
+        body = self.client.get_object(Bucket=self.bucket, Key=object_key(owner, hash_))["Body"]
+        yield from body.iter_chunks(1024 * 1024)
 
     def delete(self, owner: str, hash_: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=object_key(owner, hash_))

@@ -1,15 +1,39 @@
-"""Browser-facing routes: sign-in and code page, password links, home, health, and the local store's blob URLs."""
+"""Browser-facing routes: home, search, package, instance and user pages, sign-in and code page,
+sign-up, account, password links, health, and the local store's blob URLs."""
 
 from __future__ import annotations
 
-from flask import Flask
+import datetime as dt
 
-from . import blobs, login, pages, password
+from flask import Flask, request
+from flask_login import current_user
+
+from ..services.web_sessions import WEB_SESSION_DAYS
+from ..state import state
+from . import account, blobs, login, packages, pages, password, search, signup, users
 from .csrf import csrf_token
+from .formatting import register_filters
+from .security import SessionInterface, add_security_headers
+
+
+PAGES = (login, signup, account, pages, search, packages, users, password)
+
+
+def _load_viewer() -> None:
+    """Resolve the session cookie before the view runs: the loader commits the session's
+    last-seen time, which must not commit half of a view's own work."""
+    if request.blueprint in {module.bp.name for module in PAGES}:
+        current_user._get_current_object()
 
 
 def register_web(app: Flask) -> None:
     login.login_manager.init_app(app)
+    app.session_interface = SessionInterface()
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(days=WEB_SESSION_DAYS)
     app.jinja_env.globals["csrf_token"] = csrf_token
-    for module in (blobs, login, pages, password):
+    register_filters(app)
+    app.context_processor(lambda: {"signup_enabled": state().settings.allow_signup})
+    app.before_request(_load_viewer)
+    app.after_request(add_security_headers)
+    for module in (blobs, *PAGES):
         app.register_blueprint(module.bp)

@@ -1,58 +1,83 @@
-"""Sign in, the one-time code page `quilt login` sends people to, sign out."""
+"""Sign in, the one-time code page `quilt login` sends people to, sign out.
+
+The session cookie holds the secret of a web session (services/web_sessions.py), not the user
+id, so a session ends when its row goes: on sign-out, when revoked from the account page, and
+when the password changes or the account is disabled.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from ..api.context import base_url, db_session
-from ..models import User
-from ..services import users
+from ..models import User, WebSession
+from ..services import users, web_sessions
 from ..state import state
 from .csrf import check_csrf
+from .security import safe_next
 
 bp = Blueprint("login", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "login.login"
+login_manager.login_message = "Sign in to see that page."
 
 
 class WebUser(UserMixin):
     """The signed-in person, kept apart from the ORM row so sessions never hold a DB object."""
 
-    def __init__(self, user: User):
-        self.id = str(user.id)
+    def __init__(self, user: User, web_session: WebSession, secret: str):
+        self.id = secret  # what flask-login keeps in the cookie
+        self.user_id = user.id
         self.name = user.name
+        self.web_session_id = web_session.id
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    user = db_session().get(User, int(user_id)) if user_id.isdigit() else None
-    return WebUser(user) if user is not None and user.is_active else None
+def _load_user(secret: str):
+    found = web_sessions.resume_web_session(db_session(), secret)
+    db_session().commit()  # the last-seen time; runs before the view (see web/__init__.py)
+    return WebUser(found[0], found[1], secret) if found else None
+
+
+def sign_in(user: User) -> None:
+    """Start a web session for `user` in this browser."""
+    secret, row = web_sessions.start_web_session(db_session(), user, request.user_agent.string)
+    db_session().commit()
+    session.permanent = True
+    login_user(WebUser(user, row, secret))
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
+    target = safe_next(request.values.get("next"))
     if request.method == "POST":
         check_csrf()
         user = users.authenticate(db_session(), request.form.get("username", "").strip(),
                                   request.form.get("password", ""))
         if user is not None:
-            db_session().commit()
-            login_user(WebUser(user))
-            return redirect(url_for("login.login"))
+            sign_in(user)
+            return redirect(target or url_for("login.login"))
         error = "Wrong user name or password."
     if not current_user.is_authenticated:
-        return render_template("login.html", error=error), 401 if error else 200
-    user = db_session().get(User, int(current_user.id))
+        return render_template("login.html", error=error, next=target), 401 if error else 200
+    if target:
+        return redirect(target)
+    user = db_session().get(User, current_user.user_id)
     code = state().tokens.issue_code(db_session(), user)
     db_session().commit()
     minutes = state().settings.login_code_seconds // 60
-    return render_template("code.html", code=code, minutes=minutes, registry_url=base_url())
+    response = render_template("code.html", code=code, minutes=minutes, registry_url=base_url())
+    # A fresh code on every view; none may linger in a cache.
+    return response, 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/logout")
 def logout():
     check_csrf()
+    if current_user.is_authenticated:
+        web_sessions.end_web_session(db_session(), current_user.get_id())
+        db_session().commit()
     logout_user()
-    return redirect(url_for("login.login"))
+    return redirect(url_for("pages.home"))

@@ -1,26 +1,12 @@
 """The `registry` command, through click's runner, on both databases."""
 
 import pytest
-from click.testing import CliRunner
 
 from registry import create_app
-from registry.cli import main
 from registry.cli.serve import prepare
 from registry.db import make_engine
 from registry import migrate
 from tests.helpers import TestRegistry
-from tests.support.live_server import settings_env
-
-
-@pytest.fixture
-def run(settings):
-    runner = CliRunner()
-
-    def invoke(*args, input=None, **overrides):
-        env = settings_env(settings.__class__(**{**settings.__dict__, **overrides}))
-        return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
-
-    return invoke
 
 
 def test_db_commands(run, settings):
@@ -30,8 +16,11 @@ def test_db_commands(run, settings):
     down = run("db", "downgrade", "base", "--yes")
     assert (down.exit_code, down.output) == (0, "Database at revision base (empty).\n")
     assert "needs `registry db upgrade`" in run("db", "current").output
+    stale = run("db", "check")
+    assert (stale.exit_code, stale.output) == (1, "Error: The database is not at the newest revision: run `registry db upgrade`.\n")
     up = run("db", "upgrade")
     assert (up.exit_code, up.output) == (0, f"Database at revision {migrate.head_revision(make_engine(settings.effective_database_url))}.\n")
+    assert run("db", "check").output == "Schema is current and matches the models.\n"
 
 
 def test_users_create_and_code(run, settings):

@@ -10,30 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from registry.services import users
-from registry.db import make_engine, make_session_factory
-from tests.conftest import ROOT
-from tests.support.live_server import LiveRegistry, web_login_code
-from tests.support.quilt_cli import QuiltClient, ensure_quilt_venv
+from tests.e2e.commands import ACCOUNTS
+from tests.support.live_server import web_login_code
+from tests.support.quilt_cli import QuiltClient
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "alice's password"
-
-
-@pytest.fixture(scope="session")
-def quilt_venv():
-    return ensure_quilt_venv(ROOT / ".cache")
-
-
-@pytest.fixture
-def live(storage_settings, tmp_path):
-    engine = make_engine(storage_settings.effective_database_url)
-    with make_session_factory(engine)() as session:
-        users.create_user(session, "alice", password=PASSWORD)
-        session.commit()
-    engine.dispose()
-    with LiveRegistry(storage_settings, tmp_path / "server.log") as server:
-        yield server
+PASSWORD = ACCOUNTS["alice"][0]  # the live fixture (tests/e2e/conftest.py) creates the accounts
 
 
 def make_folder(root: Path) -> Path:

@@ -54,7 +54,7 @@ class LiveRegistry:
             try:
                 if requests.get(f"{self.url}/healthcheck", timeout=2).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a worker still booting on a busy machine
                 pass
             time.sleep(0.2)
         self.stop()

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import click
+
+from ..services import permissions
+from ..services.tokens import list_refresh_tokens, revoke_refresh_token
+from .common import json_option, operator_context, output
+
+
+@click.group(help="Client sessions (refresh tokens).")
+def tokens():
+    pass
+
+
+@tokens.command("list", help="Sessions, newest first (only their ids: the secrets are never stored).")
+@click.option("--user", "user_name", default=None, help="Only this user's sessions.")
+@json_option
+def list_tokens(user_name: str | None, as_json: bool):
+    with operator_context() as ctx:
+        permissions.require_admin(ctx.actor)
+        rows = list_refresh_tokens(ctx.session, user_name)
+    output(rows, as_json, ["id", "user", "state", "created_at", "last_used_at", "expires_at"])
+
+
+@tokens.command(help="Revoke a session by id; its access tokens stop working at once.")
+@click.argument("token_id", type=int)
+def revoke(token_id: int):
+    with operator_context() as ctx:
+        permissions.require_admin(ctx.actor)
+        revoke_refresh_token(ctx.session, token_id)
+    click.echo(f"Revoked token {token_id}.")

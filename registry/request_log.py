@@ -1,0 +1,63 @@
+"""One JSON line per request on stdout (request id, user, endpoint, status, duration), and the
+request metrics, from one pair of hooks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, g, request
+from flask_login import current_user
+
+from . import metrics
+
+log = logging.getLogger("registry.requests")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname.lower(),
+                           **getattr(record, "fields", {"message": record.getMessage()})})
+
+
+def _configure_once() -> None:
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(JsonLines())
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+def _user() -> str | None:
+    actor = g.get("actor")
+    if actor is not None and actor.name:
+        return actor.name
+    return getattr(current_user, "name", None) if current_user and current_user.is_authenticated else None
+
+
+def init_request_log(app: Flask) -> None:
+    _configure_once()
+
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _finish(response):
+        seconds = time.perf_counter() - g.get("started", time.perf_counter())
+        endpoint = request.endpoint or "unmatched"
+        metrics.observe_request(endpoint, request.method, response.status_code, seconds)
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        log.info("request", extra={"fields": {
+            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+            "endpoint": endpoint, "status": response.status_code, "duration_ms": round(seconds * 1000, 2),
+            "user": _user(), "remote": request.remote_addr}})
+        return response

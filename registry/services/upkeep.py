@@ -1,0 +1,122 @@
+"""Storage upkeep for operators: garbage collection, verification, statistics.
+
+Garbage collection removes fragments no instance references any more (after a package was
+deleted, or a subpackage push replaced them). It spares every fragment created or touched by a
+push within the grace period: a dry run touches the fragments it names, and a client may then
+skip uploading those it finds stored, so the grace period must outlast a push (at least the
+lifetime of its upload URLs). Rows are deleted before the bytes, and only while still
+unreferenced, so a concurrent push either keeps a fragment or re-uploads it, never links a
+fragment whose bytes are gone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections import defaultdict
+
+from sqlalchemy import delete, exists, func, or_, select, update
+
+from ..db import utcnow
+from ..errors import BadRequest
+from ..models import Blob, Instance, InstanceBlob, Package, User
+from . import permissions
+from .blobs import chunked
+from .context import Context
+
+MISSING, WRONG_SIZE, CORRUPT = "missing", "size", "corrupt"
+
+
+@dataclasses.dataclass
+class OwnerTotals:
+    fragments: int = 0
+    bytes: int = 0
+
+
+def _garbage(cutoff: dt.datetime):
+    unreferenced = ~exists().where(InstanceBlob.blob_id == Blob.id)
+    quiet = func.coalesce(Blob.touched_at, Blob.created_at) < cutoff
+    return unreferenced, quiet
+
+
+def collect_garbage(ctx: Context, *, grace_hours: float, dry_run: bool) -> dict[str, OwnerTotals]:
+    """Fragments per owner that are (or, on a dry run, would be) deleted."""
+    permissions.require_admin(ctx.actor)
+    if grace_hours * 3600 < ctx.settings.url_expiry_seconds:
+        raise BadRequest(f"The grace period must be at least the upload URL lifetime "
+                         f"({ctx.settings.url_expiry_seconds / 3600:g} hours): a push may take that long.")
+    unreferenced, quiet = _garbage(utcnow() - dt.timedelta(hours=grace_hours))
+    rows = ctx.session.execute(select(Blob.id, Blob.owner, Blob.hash, Blob.size).where(unreferenced, quiet)).all()
+    totals: dict[str, OwnerTotals] = defaultdict(OwnerTotals)
+    for chunk in chunked(rows):
+        ids = [row.id for row in chunk]
+        if not dry_run:
+            # Re-checked inside the DELETE: a push may have linked or touched one meanwhile.
+            ctx.session.execute(delete(Blob).where(Blob.id.in_(ids), unreferenced, quiet))
+            deleted = set(ids) - set(ctx.session.scalars(select(Blob.id).where(Blob.id.in_(ids))))
+            # Unlike other services this one commits: the rows must be gone for good before the bytes go.
+            ctx.session.commit()
+            chunk = [row for row in chunk if row.id in deleted]
+            for row in chunk:
+                ctx.store.delete(row.owner, row.hash)
+        for row in chunk:
+            totals[row.owner].fragments += 1
+            totals[row.owner].bytes += row.size
+    return dict(sorted(totals.items()))
+
+
+def verify_blobs(ctx: Context, *, owner: str | None = None, deep: bool = False) -> dict[str, list[str]]:
+    """Check that each fragment row is stored with its size (and, deep, its SHA-256); record the
+    result on the row. Returns the problems found: {"missing": [...], "size": [...], "corrupt": [...]}."""
+    permissions.require_admin(ctx.actor)
+    query = select(Blob.id, Blob.owner, Blob.hash, Blob.size).order_by(Blob.owner, Blob.hash)
+    if owner is not None:
+        query = query.where(Blob.owner == owner)
+    by_owner = defaultdict(list)
+    for row in ctx.session.execute(query):
+        by_owner[row.owner].append(row)
+    problems: dict[str, list[str]] = {MISSING: [], WRONG_SIZE: [], CORRUPT: []}
+    now = utcnow()
+    for blob_owner, rows in by_owner.items():
+        stored = ctx.store.sizes(blob_owner, [row.hash for row in rows])
+        for row in rows:
+            problem = _check(ctx, row, stored.get(row.hash), deep)
+            if problem:
+                problems[problem].append(f"{row.owner}/{row.hash}")
+            ctx.session.execute(update(Blob).where(Blob.id == row.id).values(checked_at=now, problem=problem))
+    return problems
+
+
+def _check(ctx: Context, row, stored_size: int | None, deep: bool) -> str | None:
+    if stored_size is None:
+        return MISSING
+    if stored_size != row.size:
+        return WRONG_SIZE
+    if deep:
+        digest = hashlib.sha256()
+        for chunk in ctx.store.stream(row.owner, row.hash):
+            digest.update(chunk)
+        if digest.hexdigest() != row.hash:
+            return CORRUPT
+    return None
+
+
+def stats(ctx: Context) -> dict:
+    permissions.require_admin(ctx.actor)
+    session = ctx.session
+    per_owner = session.execute(select(Blob.owner, func.count(Blob.id), func.coalesce(func.sum(Blob.size), 0))
+                                .group_by(Blob.owner).order_by(Blob.owner)).all()
+    packages = dict(session.execute(select(Package.owner, func.count(Package.id)).group_by(Package.owner)).all())
+    unreferenced = session.scalar(select(func.count(Blob.id)).where(~exists().where(InstanceBlob.blob_id == Blob.id)))
+    return {
+        "users": session.scalar(select(func.count(User.id))),
+        "packages": session.scalar(select(func.count(Package.id))),
+        "instances": session.scalar(select(func.count(Instance.id))),
+        "fragments": sum(count for _, count, _ in per_owner),
+        "bytes": int(sum(size for _, _, size in per_owner)),
+        "unreferenced_fragments": unreferenced,
+        "flagged_fragments": session.scalar(select(func.count(Blob.id)).where(or_(Blob.problem.is_not(None)))),
+        "owners": [{"owner": o, "packages": packages.get(o, 0), "fragments": count, "bytes": int(size)}
+                   for o, count, size in per_owner],
+    }
