@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from registry import Settings, create_app, migrate
 from registry.db import Base, make_engine
 from tests.helpers import TestRegistry
+from tests.support.quilt_cli import ensure_quilt_venv
 from tests.support.seaweedfs import SeaweedFS
 
 MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306/"
@@ -141,3 +142,9 @@ def registry(settings):
 def any_registry(storage_settings):
     """The registry on each blob store in turn."""
     yield from _registry(storage_settings)
+
+
+@pytest.fixture(scope="session")
+def quilt_venv():
+    """The published quilt 2.9.15 client in its own virtual environment, built once under .cache/."""
+    return ensure_quilt_venv(ROOT / ".cache")

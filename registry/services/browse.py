@@ -63,6 +63,7 @@ def package_page(ctx: Context, owner: str, name: str, *, top_hash: str | None = 
         "log": log[::-1][:log_rows], "log_total": len(log),
         "access": access.list_access(ctx, owner, name) if is_owner else None,
         "install": install_lines(ctx, package, selected, is_public=is_public),
+        "sdk_install": sdk_install_lines(ctx, package, selected, is_public=is_public),
     }
 
 
@@ -103,6 +104,14 @@ def install_lines(ctx: Context, package: Package, selected: dict, *, is_public: 
     if not is_public:
         lines.append("quilt login")
     return lines + [install]
+
+
+def sdk_install_lines(ctx: Context, package: Package, selected: dict, *, is_public: bool) -> list[str]:
+    """The same with our own client (client/ in this repository: `pip install ./client`)."""
+    option = {"tag": " -t ", "version": " -v ", "hash": " -x "}.get(selected["kind"])
+    lines = [] if is_public else [f"registry-client login -r {ctx.base_url}"]
+    return lines + [f"registry-client install {package.handle} -r {ctx.base_url}"
+                    + (f"{option}{selected['value']}" if option else "")]
 
 
 def file_rows(contents: dict, sizes: dict[str, int], limit: int = MAX_FILE_ROWS) -> tuple[list[dict], dict]:

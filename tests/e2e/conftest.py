@@ -1,5 +1,5 @@
-"""Fixtures of the end-to-end tests: the quilt 2.9.15 environment, a live registry with the
-accounts of tests/e2e/commands.py, and client machines."""
+"""Fixtures of the end-to-end tests: a live registry with the accounts of tests/e2e/commands.py,
+and client machines (the quilt 2.9.15 environment, `quilt_venv`, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,8 @@ import pytest
 
 from registry.db import make_engine, make_session_factory
 from registry.services import users
-from tests.conftest import ROOT
 from tests.e2e.commands import ACCOUNTS, Machines
 from tests.support.live_server import LiveRegistry
-from tests.support.quilt_cli import ensure_quilt_venv
-
-
-@pytest.fixture(scope="session")
-def quilt_venv():
-    return ensure_quilt_venv(ROOT / ".cache")
 
 
 @pytest.fixture

@@ -80,6 +80,7 @@ def test_an_instance_by_hash_tag_or_version(registry, alice):
         assert status == 200, url
         assert 'data-path="one.txt"' in page and 'data-path="two.txt"' not in page
         assert "<p>first</p>" in page and install in page and "Show latest" in page
+        assert install.replace("quilt install alice/demo", "registry-client install alice/demo -r http://localhost") in page
     status, page = get(registry.client, "/package/alice/demo")
     assert 'data-path="two.txt"' in page and "Show latest" not in page
     assert '<tr class="current">' in page and second[:10] in page
@@ -162,4 +163,6 @@ def test_the_page_data_for_a_long_history(registry, alice):
     assert [entry["message"] for entry in page["log"]] == ["push 2", "push 1"] and page["log_total"] == 3
     assert page["install"] == ["export QUILT_PKG_URL=https://data.example.org", "quilt login",
                                "quilt install alice/demo"]
+    assert page["sdk_install"] == ["registry-client login -r https://data.example.org",
+                                   "registry-client install alice/demo -r https://data.example.org"]
     assert page["access"] == ["alice"] and page["visibility"] == "private" and page["file_count"] == 1

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from registry import create_app
-from tests.conftest import ROOT
 from tests.helpers import TestRegistry
-from tests.support.quilt_cli import QuiltClient, ensure_quilt_venv
+from tests.support.quilt_cli import QuiltClient
 from tests.web.browser.conftest import save_artifact
 from tests.web.pages import PASSWORD
 
@@ -39,11 +38,6 @@ XSS_README = b"""# Harmless
 
 INLINE_HANDLERS = """() => [...document.querySelectorAll('*')].flatMap(element =>
     [...element.attributes].filter(attribute => attribute.name.startsWith('on')).map(a => element.tagName + ' ' + a.name))"""
-
-
-@pytest.fixture(scope="session")
-def quilt_venv():
-    return ensure_quilt_venv(ROOT / ".cache")
 
 
 def sign_in(page, url: str) -> None:
@@ -78,8 +72,8 @@ def test_a_person_browses_a_package_pushed_by_the_quilt_client(live, tab, quilt_
     assert page.locator(".readme h3").inner_text() == "Station weather"
     assert page.locator(".readme table td").first.inner_text() == "readings.csv"
     assert page.locator(".badge").first.inner_text() == "Private"
-    assert f"export QUILT_PKG_URL={live.url}" in page.locator("pre.install").inner_text()
-    assert "quilt install alice/weather" in page.locator("pre.install").inner_text()
+    assert f"export QUILT_PKG_URL={live.url}" in page.locator('pre[data-copy="install commands"]').inner_text()
+    assert "quilt install alice/weather" in page.locator('pre[data-copy="install commands"]').inner_text()
     assert page.locator("table.log tbody tr").count() == 1
     assert page.locator("table.log tbody tr td").nth(1).inner_text() == "alice"
 

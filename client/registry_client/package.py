@@ -1,0 +1,274 @@
+"""Package: build a data package from files and folders, push it, browse and install it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import posixpath
+from pathlib import Path
+
+from . import api
+from .client import Client, resolve
+from .entries import Origin, PackageDir, PackageEntry
+from .errors import Forbidden, IntegrityError, NotFound, PathNotFound, TransferError, UsageError
+from .store import ObjectStore
+from .transfer import Upload
+from .tree import FILE, build_tree, metadata_fragment, object_hashes, read_tree, split_key, tophash
+
+RAW_FILE = {"q_ext": "id", "q_target": "file"}  # what `quilt build` records for a file kept as is
+DATA_SUFFIXES = {"pandas": ".parquet", "numpy": ".npy"}  # what quilt stored DataFrames/arrays as
+LOCAL = "local"  # Package.browse(name, registry="local"): what build() or install() left on this machine
+
+
+def _parts(key: str) -> list[str]:
+    try:
+        return split_key(key)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+class Package(PackageDir):
+    """A data package: files at logical keys ("data/sales.csv"), each with optional metadata,
+    plus package metadata. `top_hash` is set once it is built, pushed or browsed."""
+
+    def __init__(self):
+        super().__init__()
+        self.top_hash: str | None = None
+
+    # Editing
+
+    def set(self, logical_key: str, entry: str | os.PathLike | bytes | PackageEntry | None = None,
+            meta: dict | None = None) -> "Package":
+        """Put a file (a path; `logical_key` itself when omitted), bytes or another package's entry
+        at `logical_key`."""
+        parts = _parts(logical_key)
+        if entry is None:
+            entry = logical_key
+        if isinstance(entry, PackageEntry):
+            new = copy.copy(entry)
+        elif isinstance(entry, (bytes, bytearray)):
+            new = PackageEntry(source=bytes(entry), size=len(entry))
+        elif isinstance(entry, (str, os.PathLike)):
+            path = Path(entry).expanduser()
+            if not path.is_file():
+                raise PathNotFound(f"No file at {str(entry)!r}.",
+                                   "Check the path; to add a whole folder use set_dir().")
+            new = PackageEntry(source=path.resolve(), size=path.stat().st_size)
+        else:
+            raise UsageError(f"Cannot put a {type(entry).__name__} in a package: give a path, bytes or an entry.")
+        if meta is not None:
+            new.set_meta(meta)
+        self._insert(parts, new)
+        return self
+
+    def set_dir(self, logical_key: str, path: str | os.PathLike, meta: dict | None = None) -> "Package":
+        """Put every file under the folder `path` below `logical_key` ("" or "/" for the top)."""
+        folder = Path(path).expanduser()
+        if not folder.is_dir():
+            raise PathNotFound(f"No folder at {str(path)!r}.", "Check the path; to add one file use set().")
+        prefix = _parts(logical_key) if logical_key.strip("/") not in ("", ".") else []
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            self.set("/".join(prefix + list(file.relative_to(folder).parts)), file)
+        if meta is not None:
+            target = self[("/".join(prefix))] if prefix and "/".join(prefix) in self else self
+            if isinstance(target, PackageDir):
+                target.set_meta(meta)
+        return self
+
+    def _insert(self, parts: list[str], entry: PackageEntry) -> None:
+        node: PackageDir = self
+        for depth, part in enumerate(parts[:-1]):
+            child = node._children.setdefault(part, PackageDir())
+            if isinstance(child, PackageEntry):
+                raise UsageError(f"{'/'.join(parts[:depth + 1])!r} is a file, so it cannot hold {'/'.join(parts)!r}.")
+            node = child
+        if isinstance(node._children.get(parts[-1]), PackageDir):
+            raise UsageError(f"{'/'.join(parts)!r} is a folder: delete it before putting a file there.")
+        entry._name = parts[-1]
+        node._children[parts[-1]] = entry
+
+    def delete(self, logical_key: str) -> "Package":
+        """Remove a file or a whole folder."""
+        *parents, name = _parts(logical_key)
+        parent = self["/".join(parents)] if parents else self
+        if not isinstance(parent, PackageDir) or name not in parent._children:
+            raise KeyError(logical_key)
+        del parent._children[name]
+        return self
+
+    # Building and pushing
+
+    def _dirs(self, node: PackageDir | None = None, prefix: str = ""):
+        for name, child in (node or self).items():
+            if isinstance(child, PackageDir):
+                key = f"{prefix}{name}"
+                yield key, child
+                yield from self._dirs(child, key + "/")
+
+    def _manifest(self, client: Client) -> tuple[str, dict]:
+        store = client.store
+
+        def fragment(meta: dict) -> str | None:
+            return store.add_bytes(metadata_fragment(meta))[0] if meta else None
+
+        leaves = {}
+        for key, entry in self.walk():
+            _store_entry(entry, client)
+            node = copy.deepcopy(entry._node) if entry._node else {"type": FILE, "metadata": dict(RAW_FILE)}
+            node.pop("metadata_hash", None)
+            node["hashes"] = list(entry.hashes)
+            node["metadata"] = {**(node.get("metadata") or {}), "q_path": _q_path(key, entry)}
+            if meta_hash := fragment(entry._meta):
+                node["metadata_hash"] = meta_hash
+            leaves[key] = node
+        dir_meta = {key: fragment(folder._meta) for key, folder in self._dirs() if folder._meta}
+        root = build_tree(leaves, dir_meta, fragment(self._meta))
+        return tophash(root), root
+
+    def build(self, name: str, *, client: Client | None = None) -> str:
+        """Save the package in the local store only (no registry); returns its top hash."""
+        return self._build(name, resolve(client))[0]
+
+    def _build(self, name: str, client: Client) -> tuple[str, dict]:
+        api.parse_name(name)
+        self.top_hash, contents = self._manifest(client)
+        client.store.save_manifest(name, self.top_hash, contents)
+        return self.top_hash, contents
+
+    def push(self, name: str, registry: str | None = None, message: str | None = None, *,
+             public: bool = False, team: bool = False, client: Client | None = None) -> str:
+        """Upload the package's new fragments and create the push in the registry; `latest` moves
+        to it. `public`/`team` share a package the first time it is pushed. Returns the top hash."""
+        owner, package = api.parse_name(name)
+        client = resolve(client)
+        session = client.session(registry)
+        top_hash, contents = self._build(name, client)
+        path = f"/api/package/{owner}/{package}/{top_hash}"
+        body = {"dry_run": True, "is_public": public, "is_team": team, "description": "",
+                "contents": contents, "sizes": {}}
+        try:
+            upload_urls = session.request("PUT", path, json_body=body, compress=True)["upload_urls"]
+        except (Forbidden, NotFound) as exc:  # the registry hides others' packages behind a 404
+            exc.message = f"Cannot push to {name}: {exc.message}"
+            exc.hint = (f"New packages go under your own user name; to push to {name}, its owner "
+                        f"({owner}) must share it with the team (access add {name} team).")
+            raise
+        hashes = object_hashes(contents)
+        if set(upload_urls) != hashes:
+            raise TransferError("The registry answered the push with URLs for other fragments than the package has.")
+        origins = {h: e._origin for _, e in self.walk() for h in (e.hashes or ()) if e._origin}
+        sizes = {h: _size(client.store, h, origins) for h in hashes}
+        client.transfers().upload(
+            [Upload(h, client.store.path(h), sizes[h], urls["head"], urls["put"],
+                    ensure=(lambda h=h: origins[h].ensure_local({h})) if h in origins else None)
+             for h, urls in upload_urls.items()], label=f"Pushing {name}")
+        body.update(dry_run=False, sizes=sizes)
+        if message:
+            body["message"] = message
+        session.request("PUT", path, json_body=body, compress=True)
+        return top_hash
+
+    # Reading
+
+    @classmethod
+    def browse(cls, name: str, registry: str | None = None, top_hash: str | None = None, tag: str | None = None,
+               version: str | None = None, *, client: Client | None = None) -> "Package":
+        """The manifest and metadata of a push (default: tag `latest`); file data is downloaded
+        only when fetched. registry="local" opens what build() or install() saved here."""
+        owner, package = api.parse_name(name)
+        client = resolve(client)
+        if registry == LOCAL:
+            found = client.store.load_manifest(name, top_hash)
+            if found is None:
+                which = f"{name}@{top_hash}" if top_hash else name
+                raise NotFound(f"{which} was not built or installed on this machine.",
+                               "Build it with Package.build(), or install it from a registry.")
+            return cls._from_tree(found[1], found[0], client, None)
+        session = client.session(registry)
+        top_hash = api.resolve_top_hash(session, name, top_hash, tag, version)
+        answer = session.request("GET", f"/api/package/{owner}/{package}/{top_hash}",
+                                 params={"subpath": "", "meta_only": ""})
+        if tophash(answer["contents"]) != top_hash:
+            raise IntegrityError(f"The registry sent a manifest for {name} that does not match {top_hash}.",
+                                 "Try again; if it persists, tell the registry's administrator.")
+        origin = Origin(client, session.url, name, top_hash, answer["urls"], answer["sizes"])
+        origin.ensure_local(object_hashes(answer["contents"], meta_only=True), label=f"Metadata of {name}")
+        return cls._from_tree(answer["contents"], top_hash, client, origin)
+
+    @classmethod
+    def _from_tree(cls, contents: dict, top_hash: str, client: Client, origin: Origin | None) -> "Package":
+        files, dir_meta = read_tree(contents)
+        pkg = cls()
+        pkg.top_hash, pkg._contents = top_hash, contents
+        pkg._meta = _load_meta(client.store, contents.get("metadata_hash"))
+        sizes = origin.sizes if origin else {}
+        for key, node in sorted(files.items()):
+            parts = [sizes.get(h, client.store.size(h) if client.store.has(h) else None) for h in node["hashes"]]
+            entry = PackageEntry(hashes=list(node["hashes"]), size=None if None in parts else sum(parts),
+                                 node=node, origin=origin, client=client)
+            entry._meta = _load_meta(client.store, node.get("metadata_hash"))
+            suffix = DATA_SUFFIXES.get(entry.target)
+            if suffix and posixpath.splitext(key)[1] != suffix and posixpath.splitext(key)[0] + suffix not in files:
+                key = posixpath.splitext(key)[0] + suffix  # name a DataFrame by what fetch() writes
+            pkg._insert(key.split("/"), entry)
+        for key, meta_hash in dir_meta.items():
+            if key in pkg and isinstance(pkg[key], PackageDir):
+                pkg[key]._meta = _load_meta(client.store, meta_hash)
+        return pkg
+
+    @classmethod
+    def install(cls, name: str, registry: str | None = None, dest: str | os.PathLike | None = None,
+                top_hash: str | None = None, tag: str | None = None, version: str | None = None, *,
+                client: Client | None = None) -> "Package":
+        """Download a push (default: tag `latest`) and write its files under `dest` (default:
+        ./NAME). Fragments already in the local store are not downloaded again."""
+        client = resolve(client)
+        pkg = cls.browse(name, registry, top_hash=top_hash, tag=tag, version=version, client=client)
+        pkg.fetch(Path(dest) if dest is not None else Path.cwd() / name.split("/")[1])
+        # The manifest as received, so that browse(registry="local") finds it offline.
+        client.store.save_manifest(name, pkg.top_hash, pkg._contents)
+        return pkg
+
+    def __repr__(self) -> str:
+        return f"Package(top_hash={self.top_hash!r}, {sum(1 for _ in self.walk())} files)"
+
+
+def _q_path(key: str, entry: PackageEntry) -> str:
+    """The logical key, except that a DataFrame quilt built keeps its source's suffix (so that
+    `quilt export` writes "sales.csv", and the SDK reads "sales.parquet" again)."""
+    source = ((entry._node or {}).get("metadata") or {}).get("q_path")
+    if entry.target in DATA_SUFFIXES and isinstance(source, str):
+        return posixpath.splitext(key)[0] + posixpath.splitext(source.replace("\\", "/"))[1]
+    return key
+
+
+def _store_entry(entry: PackageEntry, client: Client) -> None:
+    """Hash a file or bytes into the local store (so the package no longer depends on them)."""
+    if isinstance(entry._source, Path):
+        if not entry._source.is_file():
+            raise PathNotFound(f"The file {str(entry._source)!r} is gone.", "Put it back or set() another.")
+        entry.hashes, entry.size = [(result := client.store.add_file(entry._source))[0]], result[1]
+    elif isinstance(entry._source, bytes):
+        entry.hashes, entry.size = [(result := client.store.add_bytes(entry._source))[0]], result[1]
+    else:
+        return
+    entry._source, entry._client = None, client
+
+
+def _size(store: ObjectStore, hash_: str, origins: dict) -> int:
+    if store.has(hash_):
+        return store.size(hash_)
+    if hash_ in origins and origins[hash_].sizes.get(hash_) is not None:
+        return origins[hash_].sizes[hash_]
+    raise TransferError(f"Fragment {hash_} is neither in the local store nor in a known registry.")
+
+
+def _load_meta(store: ObjectStore, meta_hash: str | None) -> dict:
+    if not meta_hash:
+        return {}
+    try:
+        meta = json.loads(store.path(meta_hash).read_bytes())
+    except (FileNotFoundError, ValueError):
+        raise IntegrityError(f"The metadata fragment {meta_hash} is missing or not JSON.") from None
+    return meta if isinstance(meta, dict) else {}

@@ -1,0 +1,264 @@
+"""Fragment transfers with blob storage: a thread pool, retries with backoff, resumable and
+verified downloads, and progress bars.
+
+Blob URLs are presigned: they get no registry headers, never an Authorization header (not even
+from ~/.netrc or on a redirect), whatever host they point at.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Callable, Iterable
+
+import requests
+
+from . import __version__
+from .errors import ClientError, IntegrityError, RegistryUnavailable, TransferError, network_reason
+from .progress import Progress
+from .store import CHUNK, ObjectStore, file_sha256
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+@dataclasses.dataclass(frozen=True)
+class Upload:
+    hash: str
+    path: Path
+    size: int
+    head_url: str
+    put_url: str
+    # Fetches the fragment into the local store when storage lacks it and it is not local yet
+    # (a browsed package pushed again: most fragments need no upload, so none is downloaded early).
+    ensure: Callable[[], None] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Download:
+    hash: str
+    url: str
+    size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferOptions:
+    workers: int = 8
+    retries: int = 4
+    backoff: float = 0.5
+    progress: bool = False
+    timeout: tuple[float, float] = (10, 300)
+    # Called with every request actually sent to blob storage (requests.PreparedRequest): lets
+    # callers audit transfers, e.g. tests checking Range and the absence of Authorization.
+    on_request: Callable[[requests.PreparedRequest], None] | None = None
+
+
+class _BlobSession(requests.Session):
+    def rebuild_auth(self, prepared_request, response):
+        prepared_request.headers.pop("Authorization", None)
+
+
+def _no_authorization(request):
+    request.headers.pop("Authorization", None)
+    return request
+
+
+class _Body:
+    """A file body with a known length (so requests sends Content-Length, not chunks) that
+    reports progress as it is read."""
+
+    def __init__(self, handle, size: int, advance: Callable[[int], None]):
+        self.handle, self.size, self.advance = handle, size, advance
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, amount: int = -1) -> bytes:
+        chunk = self.handle.read(amount)
+        self.advance(len(chunk))
+        return chunk
+
+    def __iter__(self):
+        while chunk := self.read(CHUNK):
+            yield chunk
+
+
+class Transfers:
+    def __init__(self, options: TransferOptions):
+        self.options = options
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = _BlobSession()
+            session.headers["User-Agent"] = f"registry-client/{__version__}"
+            if self.options.on_request:
+                hook = self.options.on_request
+                session.hooks["response"].append(lambda response, *args, **kwargs: hook(response.request))
+        return session
+
+    def _request(self, method: str, url: str, *, headers: dict | None = None,
+                 body: Callable[[], object] | None = None, stream: bool = False) -> requests.Response:
+        for attempt in range(self.options.retries + 1):
+            last = attempt == self.options.retries
+            try:
+                response = self._session().request(
+                    method, url, headers=headers, data=body() if body else None, stream=stream,
+                    timeout=self.options.timeout, auth=_no_authorization, allow_redirects=method != "PUT")
+            except NETWORK_ERRORS as exc:
+                if last:
+                    raise RegistryUnavailable(f"Cannot reach blob storage at {_host(url)} ({network_reason(exc)}).",
+                                              "Check the network and run the command again.") from None
+            else:
+                if response.status_code not in RETRY_STATUSES or last:
+                    return response
+                response.close()
+            time.sleep(self.options.backoff * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    def _run(self, jobs: list[Callable[[], None]]) -> None:
+        if not jobs:
+            return
+        pool = ThreadPoolExecutor(max_workers=min(self.options.workers, len(jobs)))
+        try:
+            futures = [pool.submit(job) for job in jobs]
+            wait(futures, return_when=FIRST_EXCEPTION)
+        finally:  # the first failure, or Ctrl-C, stops what has not started; partial files resume later
+            pool.shutdown(wait=True, cancel_futures=True)
+        failures = [f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()]
+        if failures:
+            first = failures[0]
+            if isinstance(first, ClientError):
+                raise first
+            raise TransferError(f"Transfer failed: {first!r}") from first
+
+    # Uploads (push)
+
+    def upload(self, items: Iterable[Upload], label: str = "Uploading") -> int:
+        """HEAD every fragment and PUT the ones storage lacks; returns how many were sent."""
+        items = list(items)
+        sent = []
+        with Progress(self.options.progress, label, sum(i.size for i in items), len(items)) as progress:
+            def job(item: Upload) -> Callable[[], None]:
+                return lambda: self._upload_one(item, progress, sent)
+            self._run([job(item) for item in items])
+        return len(sent)
+
+    def _upload_one(self, item: Upload, progress: Progress, sent: list) -> None:
+        head = self._request("HEAD", item.head_url)
+        if head.status_code < 300:
+            progress.advance(item.size)
+            progress.file_done()
+            return
+        if item.ensure is not None and not item.path.exists():
+            item.ensure()
+        counted, handles = [0], []
+
+        def advance(amount: int) -> None:
+            counted[0] += amount
+            progress.advance(amount)
+
+        def body():  # a fresh body for every attempt, uncounting what a failed one had sent
+            progress.advance(-counted[0])
+            counted[0] = 0
+            if item.size == 0:
+                return b""
+            handles.append(open(item.path, "rb"))
+            return _Body(handles[-1], item.size, advance)
+
+        try:
+            response = self._request("PUT", item.put_url, body=body,
+                                     headers={"Content-Length": str(item.size)})
+        finally:
+            for handle in handles:
+                handle.close()
+        if response.status_code >= 300:
+            raise TransferError(f"Blob storage refused the upload of {item.hash[:12]}: "
+                                f"HTTP {response.status_code} {_excerpt(response)}",
+                                "Run the push again; fragments already uploaded are skipped.")
+        sent.append(item.hash)
+        progress.file_done()
+
+    # Downloads (install, fetch)
+
+    def download(self, items: Iterable[Download], store: ObjectStore, label: str = "Downloading") -> int:
+        """Fetch the fragments the store lacks, verify each, move it into place; returns the count."""
+        items = [i for i in dict((i.hash, i) for i in items).values() if not store.has(i.hash)]
+        with Progress(self.options.progress, label, sum(i.size for i in items), len(items)) as progress:
+            def job(item: Download) -> Callable[[], None]:
+                return lambda: self._download_one(item, store, progress)
+            self._run([job(item) for item in items])
+        return len(items)
+
+    def _download_one(self, item: Download, store: ObjectStore, progress: Progress) -> None:
+        part = store.partial_path(item.hash)
+        resumed = part.exists() and 0 < part.stat().st_size <= item.size
+        for attempt in range(self.options.retries + 1):
+            try:
+                self._fetch_part(item, part, progress)
+                break
+            except NETWORK_ERRORS as exc:  # dropped mid-stream: the next attempt resumes
+                if attempt == self.options.retries:
+                    raise RegistryUnavailable(f"Download of {item.hash[:12]} kept failing ({network_reason(exc)}).",
+                                              "Run the command again: it resumes where it stopped.") from None
+                time.sleep(self.options.backoff * 2 ** attempt)
+        if file_sha256(part)[0] == item.hash:
+            store.commit(part, item.hash)
+            progress.file_done()
+            return
+        progress.advance(-part.stat().st_size)
+        part.unlink()
+        if resumed:  # the partial file itself may have been bad: start once from scratch
+            return self._download_one(item, store, progress)
+        raise IntegrityError(
+            f"Fragment {item.hash} from {_host(item.url)} does not match its SHA-256; it was not saved.",
+            "The copy in blob storage is damaged. Ask the package owner to push the package again.")
+
+    def _fetch_part(self, item: Download, part: Path, progress: Progress) -> None:
+        start = part.stat().st_size if part.exists() else 0
+        if start > item.size:
+            part.unlink()
+            start = 0
+        progress.advance(start)
+        if item.size and start == item.size:
+            return
+        # A zero-byte fragment is fetched without Range: some stores refuse `bytes=0-` on it.
+        headers = {"Range": f"bytes={start}-"} if item.size else {}
+        response = self._request("GET", item.url, headers=headers, stream=True)
+        with response:
+            if response.status_code == 206:
+                if not response.headers.get("Content-Range", "").startswith(f"bytes {start}-"):
+                    raise TransferError(f"Unexpected Content-Range for {item.hash[:12]}: "
+                                        f"{response.headers.get('Content-Range')!r}")
+                mode = "ab"
+            elif response.status_code == 200:
+                progress.advance(-start)  # the store sent everything: start over
+                start, mode = 0, "wb"
+            else:
+                hint = ("The download URL may have expired: run the command again."
+                        if response.status_code == 403 else "")
+                raise TransferError(f"Blob storage answered HTTP {response.status_code} for "
+                                    f"{item.hash[:12]}: {_excerpt(response)}", hint)
+            with open(part, mode) as handle:
+                try:
+                    for chunk in response.iter_content(CHUNK):
+                        handle.write(chunk)
+                        progress.advance(len(chunk))
+                except NETWORK_ERRORS:
+                    progress.advance(-handle.tell())  # the next attempt counts the partial file again
+                    raise
+
+
+def _host(url: str) -> str:
+    return url.split("/")[2] if "://" in url else url
+
+
+def _excerpt(response: requests.Response) -> str:
+    try:
+        return response.text[:200]
+    except Exception:  # noqa: BLE001 - a body we cannot decode is only a detail
+        return ""
