@@ -3,6 +3,7 @@ REGISTRY_* variables, the way an operator runs it."""
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import signal
@@ -47,6 +48,14 @@ class LiveRegistry:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
+        atexit.register(self.stop)  # even if the test run is interrupted before the fixture's teardown
+        try:
+            return self._wait_until_healthy()
+        except BaseException:
+            self.stop()  # never leave a server behind when start-up fails, whatever the failure
+            raise
+
+    def _wait_until_healthy(self) -> "LiveRegistry":
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -57,7 +66,6 @@ class LiveRegistry:
             except (requests.ConnectionError, requests.Timeout):  # a worker still booting on a busy machine
                 pass
             time.sleep(0.2)
-        self.stop()
         raise RuntimeError(f"registry serve did not become healthy:\n{self.log()}")
 
     def log(self) -> str:
