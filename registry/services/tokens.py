@@ -45,7 +45,8 @@ class TokenService:
     # Login codes
 
     def issue_code(self, session: Session, user: User) -> str:
-        code = secrets.token_urlsafe(18)
+        # Hex: easy to copy, and never starts with "-", which command lines would take for an option.
+        code = secrets.token_hex(16)
         expires = utcnow() + dt.timedelta(seconds=self.settings.login_code_seconds)
         session.add(LoginCode(user_id=user.id, code_hash=_digest(code), expires_at=expires))
         session.flush()

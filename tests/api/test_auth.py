@@ -60,6 +60,13 @@ def test_wrong_password_and_missing_csrf(registry):
     assert registry.client.get("/login").get_data(as_text=True).count("login-code") == 0
 
 
+def test_codes_are_safe_to_pass_on_a_command_line(registry):
+    registry.create_user("alice")
+    codes = [registry.login_code("alice") for _ in range(50)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", code) for code in codes)
+    assert len(set(codes)) == 50
+
+
 def test_codes_work_once_and_expire(registry):
     registry.create_user("alice", password=PASSWORD)
     code = registry.login_code("alice")
