@@ -52,36 +52,17 @@ def reset_password():
     return jsonify({"password_url": url})
 
 
-@bp.post("/disable")
-def disable():
-    admin.disable_user(service_context(), _username())
-    db_session().commit()
-    return jsonify({})
+def _username_action(path: str, action) -> None:
+    """`POST /api/users/<path> {"username"}` -> `action(ctx, username)` -> `{}`."""
+    def view():
+        action(service_context(), _username())
+        db_session().commit()
+        return jsonify({})
+
+    bp.add_url_rule(f"/{path}", endpoint=path, view_func=view, methods=["POST"])
 
 
-@bp.post("/enable")
-def enable():
-    admin.enable_user(service_context(), _username())
-    db_session().commit()
-    return jsonify({})
-
-
-@bp.post("/grant_admin")
-def grant_admin():
-    admin.grant_admin(service_context(), _username())
-    db_session().commit()
-    return jsonify({})
-
-
-@bp.post("/revoke_admin")
-def revoke_admin():
-    admin.revoke_admin(service_context(), _username())
-    db_session().commit()
-    return jsonify({})
-
-
-@bp.post("/delete")
-def delete():
-    admin.delete_user(service_context(), _username())
-    db_session().commit()
-    return jsonify({})
+for _path, _action in (("disable", admin.disable_user), ("enable", admin.enable_user),
+                       ("grant_admin", admin.grant_admin), ("revoke_admin", admin.revoke_admin),
+                       ("delete", admin.delete_user)):
+    _username_action(_path, _action)

@@ -181,7 +181,7 @@ def describe(ctx: Context, owner: str, name: str) -> dict:
     access = ctx.session.scalars(select(Access.principal).where(Access.package_id == package.id)
                                  .order_by(Access.principal)).all()
     return {**summarize(ctx, [package])[0], "created_at": epoch(package.created_at),
-            "instances": len(list_instance_hashes(ctx, owner, name)),
+            "instances": ctx.session.scalar(select(func.count(Instance.id)).where(Instance.package_id == package.id)),
             "pushes": ctx.session.scalar(select(func.count(Log.id)).where(Log.package_id == package.id)),
             "bytes": int(size), "access": list(access), "tags": tags.list_tags(ctx, owner, name),
             "versions": versions.list_versions(ctx, owner, name)}

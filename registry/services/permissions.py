@@ -85,9 +85,10 @@ def can_write(ctx: Context, package: Package) -> bool:
 
 def check_push(ctx: Context, package: Package, *, is_public: bool, is_team: bool) -> None:
     """May the caller push a new instance to this existing (readable) package?"""
-    if not can_write(ctx, package):
-        raise Forbidden("Only the package owner can push private packages.")
     has_public, has_team = access_flags(ctx, package)
+    team_writable = has_team and ctx.settings.allow_team_access
+    if ctx.actor.name != package.owner and not team_writable:
+        raise Forbidden("Only the package owner can push private packages.")
     if is_public and not has_public:
         raise Forbidden(f"{package.handle} is private. To make it public, run "
                         f"`quilt access add {package.handle} public`.")

@@ -54,7 +54,7 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
     package = _writable_package(ctx, owner, name, request)
     if request.dry_run:
         return {"upload_urls": _upload_urls(ctx, owner, hashes)}
-    return _commit_push(ctx, package, owner, name, request.contents, request.sizes, request)
+    return _commit_push(ctx, package, owner, name, top_hash, request.contents, request.sizes, request)
 
 
 def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
@@ -75,7 +75,8 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
         return {"upload_urls": _upload_urls(ctx, owner, hashes)}
     known = {**base_sizes, **request.sizes}
     sizes = {h: known[h] for h in tree.object_hashes(merged)}  # what the replaced subtree held is gone
-    return _commit_push(ctx, package, owner, name, merged, sizes, request, new_sizes=request.sizes)
+    return _commit_push(ctx, package, owner, name, tree.tophash(merged), merged, sizes, request,
+                        new_sizes=request.sizes)
 
 
 def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
@@ -110,13 +111,12 @@ def _upload_urls(ctx: Context, owner: str, hashes: set[str]) -> dict[str, dict[s
     return {h: ctx.store.upload_urls(owner, h) for h in sorted(hashes)}
 
 
-def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, contents: dict,
+def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,
                  sizes: dict[str, int], request: PushRequest, new_sizes: dict[str, int] | None = None) -> dict:
     known = blobs.known_sizes(ctx.session, owner, sizes)
     _check_fragments_stored(ctx, owner, sizes if new_sizes is None else new_sizes, known)
     if package is None:
         package = _create_package(ctx, owner, name, request)
-    top_hash = tree.tophash(contents)
     instance = _save_instance(ctx, package, top_hash, contents, sizes, known)
     ctx.session.add(Log(package_id=package.id, instance_id=instance.id, author=ctx.actor.name,
                         message=request.message))
