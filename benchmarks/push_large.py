@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import pstats
+import secrets
 import signal
 import sys
 import tempfile
@@ -208,7 +209,7 @@ def main() -> None:
     # SIGTERM becomes an exception, so the cleanup below runs on it too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp, database(args.database_url, Path(tmp)) as url:
-        app = create_app(Settings(data_dir=Path(tmp) / "data", database_url=url, secret_key="benchmark-secret"))
+        app = create_app(Settings(data_dir=Path(tmp) / "data", database_url=url, secret_key=secrets.token_urlsafe(48)))
         engine = app.extensions["registry"].engine
         print(f"database: {engine.dialect.name} {engine.url.render_as_string(hide_password=True)}")
         try:

@@ -16,13 +16,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api import register_api
     from .api.context import init_request_handling
     from .api.errors import register_error_handlers
-    from .api.gzip import ApiBodyMiddleware
+    from .api.bodies import ApiBodyMiddleware
     from .request_log import init_request_log
-    from .db import make_engine, make_session_factory
+    from .db import DatabaseTimeouts, make_engine, make_session_factory
     from .secrets import resolve_secret_key
     from .services.tokens import TokenService
     from .state import RegistryState
     from .storage import make_store
+    from .unit_of_work import init_unit_of_work
     from .web import register_web
 
     settings = settings or Settings.from_env()
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, DatabaseTimeouts.from_settings(settings))
     app.extensions["registry"] = RegistryState(
         settings=settings, engine=engine, session_factory=make_session_factory(engine),
         store=make_store(settings, secret_key), tokens=TokenService(settings, secret_key))
@@ -48,5 +49,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     register_api(app)
     register_web(app)
-    app.wsgi_app = ApiBodyMiddleware(app.wsgi_app, settings.max_request_bytes)
+    init_unit_of_work(app)  # after every blueprint: it wraps each view
+    app.wsgi_app = ApiBodyMiddleware(app.wsgi_app, settings)
     return app

@@ -40,6 +40,17 @@ class Settings:
     s3_access_key_id: str = ""
     s3_secret_access_key: str = dataclasses.field(default="", repr=False)
     s3_create_bucket: bool = False
+    # A hung dependency costs a request a few seconds, not minutes: every S3 call and database
+    # statement gives up after these, and the request answers 503 (seconds unless noted).
+    s3_connect_timeout: int = 3  # to open a connection to S3
+    s3_read_timeout: int = 3  # S3 may stay silent this long while answering one call
+    s3_max_attempts: int = 2  # tries per S3 call, the first one included
+    database_connect_timeout: int = 3  # MariaDB/MySQL: to open a connection
+    database_read_timeout: int = 4  # MariaDB/MySQL: the server may stay silent this long in a statement
+    database_write_timeout: int = 4  # MariaDB/MySQL: sending one statement
+    database_lock_timeout: int = 3  # MariaDB/MySQL innodb_lock_wait_timeout; below the read timeout
+    database_pool_timeout: int = 3  # a request waits this long for a free database connection
+    healthcheck_timeout: int = 2  # /healthcheck gives each dependency this long to answer
     allow_anonymous_access: bool = True
     allow_team_access: bool = True
     enable_user_endpoints: bool = True  # /api/users/* (admins only either way)
@@ -48,7 +59,26 @@ class Settings:
     access_token_seconds: int = 3600
     refresh_token_days: int = 90
     login_code_seconds: int = 600
+    # Sign-in, /api/token, sign-up and the code page: tries per window, per account and per
+    # client address (request.remote_addr; behind a proxy, configure ProxyFix). 0: no limit.
+    throttle_window_seconds: int = 900
+    throttle_account_limit: int = 10
+    throttle_address_limit: int = 50
+    ratelimit_storage_url: str = ""  # empty: the database; redis://host:6379/0: Redis
+    metrics_token: str = dataclasses.field(default="", repr=False)  # empty: /metrics only from loopback
     max_request_bytes: int = 100 * 1024 * 1024  # decompressed push bodies, as the original
+    # Every other /api body (get_objects with 100,000 hashes, as the quilt client sends them, is ~7 MB).
+    max_small_request_bytes: int = 8 * 1024 * 1024
+    # JSON values in a push body (100,000 fragments hold ~1.7 M) and in any other body, counted as
+    # commas, colons and opening brackets: this, not the byte cap, bounds the memory a parsed body
+    # takes (at most ~60 bytes a value).
+    max_request_values: int = 3_000_000
+    max_small_request_values: int = 200_000
+    # One instance's compressed tree (100,000 fragments take ~5 MB). PyMySQL sends it as hex, so the
+    # row takes twice this plus its keywords (up to 4 MB): keep it under half of MariaDB/MySQL's
+    # max_allowed_packet (16 MiB by default) less 4 MB.
+    max_contents_bytes: int = 6 * 1024 * 1024
+    max_fragment_bytes: int = 5 * 1024 ** 3  # one upload to the local store (S3 caps a single PUT at 5 GiB)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":

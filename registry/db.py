@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 
 from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, String, Text, create_engine, event
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.pool import NullPool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -22,10 +26,25 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+class ExactString(String):
+    """A string the database compares byte for byte; see Name()."""
+
+
+@compiles(ExactString, "mysql")
+@compiles(ExactString, "mariadb")
+def _exact_string_on_mysql(type_, compiler, **_kw):
+    # Decided when the DDL is compiled, on a connected dialect: `mysql+pymysql://` to a MariaDB
+    # server is dialect "mysql" with is_mariadb set, which a with_variant() cannot tell apart.
+    collation = "utf8mb4_nopad_bin" if compiler.dialect.is_mariadb else "utf8mb4_0900_bin"
+    return f"VARCHAR({type_.length}) CHARACTER SET utf8mb4 COLLATE {collation}"
+
+
 def Name(length: int = 64):
-    """A case-sensitive string: MySQL's default collations would fold case and silently make
-    `alice/Foo` the same package as `alice/foo` (protocol.md 4)."""
-    return String(length).with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb")
+    """A name compared exactly. MySQL's default collations fold case (`alice/Foo` would be
+    `alice/foo`, protocol.md 4), and `utf8mb4_bin` is PAD SPACE (`latest ` would be `latest`), so
+    MariaDB (10.2+) uses `utf8mb4_nopad_bin` and MySQL (8.0+) `utf8mb4_0900_bin`: binary, NO PAD.
+    SQLite's default BINARY collation is exact already."""
+    return ExactString(length)
 
 
 def Hash():
@@ -62,23 +81,65 @@ def epoch(value: dt.datetime | None) -> float | None:
     return None if value is None else value.replace(tzinfo=dt.timezone.utc).timestamp()
 
 
-def make_engine(url: str) -> Engine:
+@dataclasses.dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long a database connection may keep a request waiting, in seconds (None: no bound;
+    SQLite uses only `lock`, as its busy timeout). A server that hangs then costs a request a few seconds, not minutes."""
+
+    connect: int | None = None
+    read: int | None = None
+    write: int | None = None
+    lock: int | None = None  # innodb_lock_wait_timeout: below `read`, so a lock wait ends cleanly
+    pool: int | None = None  # waiting for a free connection of the pool
+
+    @classmethod
+    def from_settings(cls, settings) -> "DatabaseTimeouts":
+        return cls(connect=settings.database_connect_timeout, read=settings.database_read_timeout,
+                   write=settings.database_write_timeout, lock=settings.database_lock_timeout,
+                   pool=settings.database_pool_timeout)
+
+    def connect_args(self) -> dict:
+        """For PyMySQL and mysqlclient, which take the same keywords."""
+        args = {key: value for key, value in (("connect_timeout", self.connect), ("read_timeout", self.read),
+                                              ("write_timeout", self.write)) if value}
+        if self.lock:
+            args["init_command"] = f"SET SESSION innodb_lock_wait_timeout = {int(self.lock)}"
+        return args
+
+
+MYSQL_TIMEOUT_DRIVERS = {"pymysql", "mysqldb"}
+
+
+def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, *, pooled: bool = True) -> Engine:
+    """The web app passes `timeouts`; the command line (migrations, gc: long statements on
+    purpose) does not. `pooled=False` opens a fresh connection for each use."""
+    pool_args = {} if pooled else {"poolclass": NullPool}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _configure_sqlite)
+        # The busy timeout makes concurrent writers (several gunicorn workers) wait for the
+        # write lock instead of failing at once; the web app bounds it like MySQL's lock wait.
+        busy_seconds = timeouts.lock if timeouts is not None and timeouts.lock else 30
+        engine = create_engine(url, connect_args={"timeout": busy_seconds}, **pool_args)
+        event.listen(engine, "connect", functools.partial(_configure_sqlite, busy_ms=busy_seconds * 1000))
         return engine
     if url.startswith("mysql") and "charset=" not in url:
         url += ("&" if "?" in url else "?") + "charset=utf8mb4"
-    return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    connect_args = {}
+    if timeouts is not None and make_url(url).get_driver_name() in MYSQL_TIMEOUT_DRIVERS:
+        connect_args = timeouts.connect_args()
+    if pooled and timeouts is not None and timeouts.pool:
+        pool_args["pool_timeout"] = timeouts.pool
+    # READ COMMITTED: a check made after taking a row lock (the package's, for every write) sees
+    # what other writers committed, not a snapshot from the request's first query.
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED",
+                         connect_args=connect_args, **pool_args)
 
 
-def _configure_sqlite(dbapi_connection, _record):
-    # WAL lets readers proceed during a push; the busy timeout makes concurrent writers
-    # (several gunicorn workers) wait instead of failing with "database is locked".
+def _configure_sqlite(dbapi_connection, _record, *, busy_ms: int):
+    # WAL lets readers proceed during a push.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

@@ -8,10 +8,11 @@ class RegistryError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, **details):
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None, **details):
         super().__init__(message)
         self.message = message
         self.details = details
+        self.headers = dict(headers or {})  # sent with the error response (e.g. Retry-After)
 
 
 class BadRequest(RegistryError):
@@ -39,11 +40,34 @@ class Conflict(RegistryError):
     code = "conflict"
 
 
+class TooManyRequests(RegistryError):
+    """A throttled action (sign-in, tokens, sign-up, codes) went over its limit; the headers
+    say when to come back (Retry-After, RateLimit-*)."""
+
+    status = 429
+    code = "too_many_requests"
+
+
 class PayloadTooLarge(RegistryError):
     status = 413
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(RegistryError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class StorageUnavailable(RegistryError):
     status = 503
     code = "storage_unavailable"
+
+
+class ServiceBusy(RegistryError):
+    """Writers kept colliding, or a dependency is momentarily unavailable: try again shortly."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 1, **details):
+        super().__init__(message, headers={"Retry-After": str(retry_after)}, **details)

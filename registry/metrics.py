@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess
+
+from .errors import Forbidden, Unauthorized
 
 REQUESTS = Counter("registry_http_requests_total", "HTTP requests answered", ["endpoint", "method", "status"])
 LATENCY = Histogram("registry_http_request_duration_seconds", "Time to answer a request", ["endpoint", "method"],
@@ -26,3 +30,25 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def check_scraper(token: str, remote_addr: str | None, authorization: str | None) -> None:
+    """Who may read /metrics (endpoint names, error and event counts): with REGISTRY_METRICS_TOKEN
+    set, whoever sends it as a bearer token (Prometheus: `authorization: {credentials: ...}` in the
+    scrape config), from anywhere; without it, only clients on the loopback interface."""
+    if token:
+        scheme, _, presented = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), token.encode()):
+            raise Unauthorized("Metrics need the bearer token set in REGISTRY_METRICS_TOKEN.",
+                               headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return
+    try:
+        address = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 on a dual-stack socket
+    loopback = address is not None and address.is_loopback
+    if not loopback:
+        raise Forbidden("Metrics are served to loopback clients only; set REGISTRY_METRICS_TOKEN to scrape "
+                        "them from elsewhere.")

@@ -11,7 +11,6 @@ import time
 import uuid
 
 from flask import Flask, g, request
-from flask_login import current_user
 
 from . import metrics
 
@@ -35,10 +34,12 @@ def _configure_once() -> None:
 
 
 def _user() -> str | None:
+    """Who made the request, from what is already known: logging never queries the database."""
     actor = g.get("actor")
     if actor is not None and actor.name:
         return actor.name
-    return getattr(current_user, "name", None) if current_user and current_user.is_authenticated else None
+    web_user = g.get("_login_user")  # set by flask-login only once the view asked for it
+    return getattr(web_user, "name", None) if web_user is not None and web_user.is_authenticated else None
 
 
 def init_request_log(app: Flask) -> None:

@@ -69,10 +69,15 @@ def _validate_node(node: dict, path: str) -> None:
 
 def _has_type_key(value: Any) -> bool:
     # Any object with a "type" key would be mistaken for a node by the client's decoder.
-    if isinstance(value, dict):
-        return "type" in value or any(_has_type_key(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_type_key(v) for v in value)
+    stack = [value]  # an explicit stack: metadata may nest deeper than Python's recursion limit
+    while stack:
+        current = stack.pop()
+        if isinstance(current, dict):
+            if "type" in current:
+                return True
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
     return False
 
 def _validate_child_name(name: str, path: str) -> None:
@@ -91,20 +96,26 @@ def _str(value: str) -> bytes:
     # The length prefix counts code points, not bytes: that is what the client hashes.
     return struct.pack(">L", len(value)) + value.encode("utf-8")
 
-def _emit(node: dict) -> Iterator[bytes]:
-    yield _str(node["type"])
-    if node["type"] in (FILE, TABLE):
-        yield struct.pack(">L", len(node["hashes"]))
-        for h in node["hashes"]:
-            yield _str(h)
-    else:
-        children = node["children"]
-        yield struct.pack(">L", len(children))
-        for name in sorted(children):
-            yield _str(name)
-            yield from _emit(children[name])
-    if "metadata_hash" in node:
-        yield _str(node["metadata_hash"])
+def _emit(root: dict) -> Iterator[bytes]:
+    # Depth first without recursion: the stack holds bytes still to emit and nodes still to expand.
+    stack: list[bytes | dict] = [root]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, bytes):
+            yield item
+            continue
+        parts: list[bytes | dict] = [_str(item["type"])]
+        if item["type"] in (FILE, TABLE):
+            parts.append(struct.pack(">L", len(item["hashes"])))
+            parts.extend(_str(h) for h in item["hashes"])
+        else:
+            children = item["children"]
+            parts.append(struct.pack(">L", len(children)))
+            for name in sorted(children):
+                parts += (_str(name), children[name])
+        if "metadata_hash" in item:
+            parts.append(_str(item["metadata_hash"]))
+        stack.extend(reversed(parts))
 
 def walk(node: dict) -> Iterator[dict]:
     stack = [node]

@@ -9,6 +9,7 @@ A database or S3 server that cannot be reached fails the run: nothing is silentl
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from tests.support.seaweedfs import SeaweedFS
 MYSQL_SERVER = "mysql+pymysql://root@127.0.0.1:3306/"
 DATABASES = [name.strip() for name in os.environ.get("REGISTRY_TEST_DATABASES", "sqlite,mysql").split(",") if name.strip()]
 ROOT = Path(__file__).resolve().parent.parent
+# A fresh secret for each run: the registry refuses short ones and any value printed in the repository.
+TEST_SECRET_KEY = secrets.token_urlsafe(48)
 
 
 def _worker(request) -> str:
@@ -113,7 +116,7 @@ def s3_settings(seaweedfs: SeaweedFS, bucket: str) -> dict:
 
 @pytest.fixture
 def settings(clean_database, tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=clean_database, secret_key="test-secret-key")
+    return Settings(data_dir=tmp_path / "data", database_url=clean_database, secret_key=TEST_SECRET_KEY)
 
 
 @pytest.fixture(params=["local", "s3"])

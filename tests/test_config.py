@@ -44,5 +44,6 @@ def test_embedded_secret_is_generated_once_and_private(tmp_path):
 def test_production_requires_a_secret(tmp_path):
     with pytest.raises(ConfigurationError, match="REGISTRY_SECRET_KEY must be set"):
         resolve_secret_key(Settings(data_dir=tmp_path, database_url="mysql+pymysql://u@h/db"))
+    strong = "Zq8v-" + "kT3x_" * 6
     assert resolve_secret_key(Settings(data_dir=tmp_path, database_url="mysql+pymysql://u@h/db",
-                                       secret_key="s")) == "s"
+                                       secret_key=strong)) == strong

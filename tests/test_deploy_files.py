@@ -47,3 +47,12 @@ def test_dockerfile_runs_serve_as_a_non_root_user():
     assert 'ENTRYPOINT ["registry"]' in dockerfile and 'CMD ["serve"' in dockerfile
     for setting in re.findall(r"\b(REGISTRY_[A-Z0-9_]+)=", dockerfile):
         assert setting in SETTING_NAMES
+
+
+def test_compose_requires_the_operator_to_set_the_secret():
+    """No secret in the file: compose stops with this message unless REGISTRY_SECRET_KEY is set."""
+    secret = compose()["x-registry-environment"]["REGISTRY_SECRET_KEY"]
+    assert re.fullmatch(r"\$\{REGISTRY_SECRET_KEY:\?set REGISTRY_SECRET_KEY [^}]+\}", secret)
+    for name in ("migrate", "registry"):
+        assert compose()["services"][name]["environment"]["REGISTRY_SECRET_KEY"] == secret
+    assert "REGISTRY_SECRET_KEY" not in (ROOT / "Dockerfile").read_text()

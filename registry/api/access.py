@@ -22,12 +22,10 @@ def check_access(owner: str, name: str, principal: str):
 @bp.put("/access/<owner>/<name>/<principal>")
 def grant_access(owner: str, name: str, principal: str):
     access.grant_access(service_context(), owner, name, principal)
-    db_session().commit()
     return jsonify({})
 
 
 @bp.delete("/access/<owner>/<name>/<principal>")
 def revoke_access(owner: str, name: str, principal: str):
     access.revoke_access(service_context(), owner, name, principal)
-    db_session().commit()
     return jsonify({})

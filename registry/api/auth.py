@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from ..errors import BadRequest
+from ..services import throttle
 from ..services.permissions import require_user
+from ..services.throttle import throttle_for
 from ..state import state
 from .context import db_session, service_context
 
@@ -12,12 +14,16 @@ bp = Blueprint("auth", __name__, url_prefix="/api")
 
 @bp.post("/token")
 def token():
-    """A login code or refresh token (form field `refresh_token`) for a fresh token pair."""
-    secret = request.form.get("refresh_token") or request.args.get("refresh_token")
+    """A login code or refresh token (form field `refresh_token`) for a fresh token pair.
+    Failed exchanges are throttled per client address (a code names no account until it matches)."""
+    if "refresh_token" in request.args:
+        raise BadRequest("Send refresh_token in the request body, never in the URL (URLs are logged).")
+    secret = request.form.get("refresh_token")
     if not secret:
         raise BadRequest("Missing refresh_token")
-    pair = state().tokens.exchange(db_session(), secret)
-    db_session().commit()
+    attempt = throttle_for(current_app).attempt(throttle.TOKEN, address=request.remote_addr)
+    pair = state().tokens.exchange(db_session(), secret, engine=state().engine)
+    attempt.succeeded(within=db_session())
     return jsonify(pair.as_json())
 
 
@@ -27,5 +33,4 @@ def logout():
     require_user(service_context().actor)
     token = request.headers["Authorization"].split()[-1]
     state().tokens.revoke_session(db_session(), token)
-    db_session().commit()
     return jsonify({})

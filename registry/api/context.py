@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from flask import Flask, g, request
-from sqlalchemy.orm import Session
 
-from ..errors import BadRequest, Unauthorized
+from ..errors import Unauthorized
 from ..services.context import ANONYMOUS, Actor, Context
 from ..state import state
+from ..unit_of_work import db_session
+from .bodies import CHUNK_BYTES, LIMITS_KEY
+from .json_input import parse_json
+
+__all__ = ["base_url", "db_session", "json_body", "service_context", "init_request_handling"]
 
 # Endpoints an anonymous caller may use even when the deployment disallows anonymous access.
 ALWAYS_ANONYMOUS = {"auth.token"}
-
-
-def db_session() -> Session:
-    if "db" not in g:
-        g.db = state().session_factory()
-    return g.db
 
 
 def base_url() -> str:
@@ -30,11 +28,15 @@ def service_context() -> Context:
 
 
 def json_body():
-    """The parsed JSON body; a malformed body is a JSON 400, not Flask's HTML page."""
-    data = request.get_json(silent=True, force=True)
-    if data is None and request.get_data(cache=True).strip():
-        raise BadRequest("The request body is not valid JSON")
-    return data
+    """The parsed JSON body (None when empty), within the request's limits (registry.api.bodies);
+    a malformed, too deep or too large body is a JSON 4xx. Parsed once: a retried view reuses it."""
+    if "json_body" not in g:
+        limits = request.environ[LIMITS_KEY]
+        body = bytearray()
+        while chunk := request.stream.read(CHUNK_BYTES):  # counted and capped as it streams
+            body += chunk
+        g.json_body = None if body.isspace() or not body else parse_json(body, max_values=limits.max_values)
+    return g.json_body
 
 
 def _authenticate_api_request():
@@ -53,12 +55,6 @@ def init_request_handling(app: Flask) -> None:
     def _before():
         if request.path.startswith("/api/"):
             _authenticate_api_request()
-
-    @app.teardown_appcontext
-    def _close_session(_exc):
-        session = g.pop("db", None)
-        if session is not None:
-            session.close()
 
     @app.after_request
     def _cors(response):

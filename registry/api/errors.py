@@ -10,37 +10,44 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from .. import metrics
 from ..errors import BadRequest, Conflict, RegistryError
+from ..unit_of_work import CONCURRENT_CHANGE, DATABASE_UNAVAILABLE, discard_session
 
 log = logging.getLogger(__name__)
 
-CONCURRENT_CHANGE = "Another request changed the same package at the same time; please retry."
-# MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout. Both roll the transaction back.
-RETRYABLE_MYSQL_ERRORS = {1205, 1213}
+# A 503 always says when to come back; dependencies recover within seconds.
+DEFAULT_RETRY_AFTER = "5"
 
 
-def error_response(status: int, message: str, code: str, **extra) -> Response:
+def error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None,
+                   **extra) -> Response:
     metrics.ERRORS.labels(code).inc()
+    discard_session()  # whatever failed, nothing of this request's work is kept or touched again
     if request.path.startswith(("/api/", "/blobs/")) or request.path == "/api":
         response = jsonify({"message": message, "code": code, "status": status, **extra})
     else:
         response = Response(render_template("error.html", status=status, message=message), mimetype="text/html")
     response.status_code = status
+    response.headers.update(headers or {})
+    if status == 503:
+        response.headers.setdefault("Retry-After", DEFAULT_RETRY_AFTER)
     return response
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(RegistryError)
     def _registry_error(exc: RegistryError):
-        return error_response(exc.status, exc.message, exc.code, **exc.details)
+        return error_response(exc.status, exc.message, exc.code, exc.headers, **exc.details)
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
-        return error_response(400, f"Invalid request: {_flatten(exc.messages)}", BadRequest.code, errors=exc.messages)
+        # The first few errors only: a body of a million bad elements must not get a 60 MB answer.
+        errors = _first_errors(exc.messages, [MAX_ERRORS_SHOWN])
+        return error_response(400, f"Invalid request: {_flatten(errors)}", BadRequest.code, errors=errors)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -49,21 +56,54 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(IntegrityError)
     def _integrity_error(exc: IntegrityError):
-        # A unique key lost a race with a concurrent request; the transaction is rolled back whole.
+        # Outside a view's unit of work (which retries these): a unique key lost a race.
         log.warning("integrity error, answered 409: %s", exc.orig)
         return error_response(409, CONCURRENT_CHANGE, Conflict.code)
 
-    @app.errorhandler(OperationalError)
-    def _operational_error(exc: OperationalError):
-        if getattr(exc.orig, "args", (None,))[0] in RETRYABLE_MYSQL_ERRORS:
-            return error_response(409, CONCURRENT_CHANGE, Conflict.code)
-        log.exception("database error")
-        return error_response(503, "The database is not available right now.", "database_unavailable")
+    def _database_unavailable(exc: Exception):
+        # Lost connections, timeouts, a server restarting: the request's work was rolled back.
+        log.error("database unavailable on %s %s: %s", request.method, request.path, getattr(exc, "orig", exc))
+        return error_response(503, "The database is not available right now; please retry.",
+                              "database_unavailable")
+
+    for kind in DATABASE_UNAVAILABLE:
+        app.register_error_handler(kind, _database_unavailable)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "Internal server error", "internal_error")
+
+
+MAX_ERRORS_SHOWN = 10  # validation messages in one answer
+MAX_ERROR_CHARS = 200  # of each message, and of each field name or key shown
+
+
+def _first_errors(messages, room: list[int]):
+    """`messages` cut to the first `room[0]` leaf messages (room is shared down the recursion),
+    each message and key cut to MAX_ERROR_CHARS; "..." marks what was left out."""
+    if isinstance(messages, dict):
+        shown = {}
+        for key, value in messages.items():
+            if room[0] <= 0:
+                shown["..."] = [f"{len(messages) - len(shown)} more"]
+                break
+            shown[key if isinstance(key, int) else _cut(str(key))] = _first_errors(value, room)
+        return shown
+    if isinstance(messages, list):
+        shown = []
+        for value in messages:
+            if room[0] <= 0:
+                shown.append("...")
+                break
+            shown.append(_first_errors(value, room))
+        return shown
+    room[0] -= 1
+    return _cut(str(messages))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS] + "..."
 
 
 def _flatten(messages) -> str:

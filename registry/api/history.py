@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..schemas.packages import CommentSchema
-from ..services import comments, history, permissions
+from ..services import comments, history, permissions, timeseries
 from .context import db_session, json_body, service_context
 
 bp = Blueprint("history", __name__, url_prefix="/api")
@@ -12,6 +12,11 @@ bp = Blueprint("history", __name__, url_prefix="/api")
 @bp.get("/log/<owner>/<name>/")
 def package_log(owner: str, name: str):
     return jsonify({"logs": history.list_log(service_context(), owner, name)})
+
+
+@bp.get("/package_timeseries/<owner>/<name>/<event_type>")
+def package_timeseries(owner: str, name: str, event_type: str):
+    return jsonify(timeseries.package_timeseries(service_context(), owner, name, event_type))
 
 
 @bp.get("/comments/<owner>/<name>/")
@@ -25,5 +30,4 @@ def add_comment(owner: str, name: str):
     permissions.require_user(ctx.actor)
     body = CommentSchema().load(json_body() or {})
     comment = comments.add_comment(ctx, owner, name, body["contents"])
-    db_session().commit()
     return jsonify({"comment": comment})

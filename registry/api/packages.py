@@ -4,6 +4,7 @@ import json
 
 from flask import Blueprint, Response, jsonify, request
 
+from ..errors import UnsupportedMediaType
 from ..schemas.packages import PushSchema
 from ..services import packages, permissions, push
 from .context import db_session, json_body, service_context
@@ -11,24 +12,29 @@ from .context import db_session, json_body, service_context
 bp = Blueprint("packages", __name__, url_prefix="/api")
 
 
-def _push_request(ctx):
+def _push_request(ctx, owner: str, name: str):
     permissions.require_user(ctx.actor)  # authenticate before validating (protocol.md 14.10)
+    if ctx.actor.name != owner and permissions.find_readable(ctx, owner, name) is None:
+        # Before the body too: a stranger's bad push to a private package gets the same 404 as
+        # one to a missing package, never a 400 that shows the package is there.
+        raise permissions.package_not_found(ctx.actor, owner, name)
+    if not request.is_json:  # the quilt client always sends application/json (gzipped)
+        raise UnsupportedMediaType("A push body must be JSON (Content-Type: application/json)")
     return PushSchema().load(json_body() or {})
 
 
 @bp.put("/package/<owner>/<name>/<top_hash>")
 def push_package(owner: str, name: str, top_hash: str):
     ctx = service_context()
-    result = push.push_instance(ctx, owner, name, top_hash, _push_request(ctx))
-    db_session().commit()
+    result = push.push_instance(ctx, owner, name, top_hash, _push_request(ctx, owner, name))
     return jsonify(result)
 
 
 @bp.post("/package_update/<owner>/<name>/<path:subpath>")
 def push_subpackage(owner: str, name: str, subpath: str):
     ctx = service_context()
-    result = push.push_subpackage(ctx, owner, name, packages.parse_subpath(subpath), _push_request(ctx))
-    db_session().commit()
+    result = push.push_subpackage(ctx, owner, name, packages.parse_subpath(subpath),
+                                  _push_request(ctx, owner, name))
     return jsonify(result)
 
 
@@ -38,7 +44,6 @@ def install(owner: str, name: str, top_hash: str):
         service_context(), owner, name, top_hash,
         subpath=packages.parse_subpath(request.args.get("subpath", "")),
         meta_only=packages.parse_meta_only(request.args.get("meta_only", "")))
-    db_session().commit()
     # The stored tree goes out byte for byte, without being parsed and re-encoded.
     body = b'{"contents":' + contents + b"," + json.dumps(rest, separators=(",", ":")).encode()[1:]
     return Response(body, mimetype="application/json")
@@ -52,7 +57,6 @@ def instance_hashes(owner: str, name: str):
 @bp.delete("/package/<owner>/<name>/")
 def delete_package(owner: str, name: str):
     packages.delete_package(service_context(), owner, name)
-    db_session().commit()
     return jsonify({})
 
 
@@ -64,5 +68,4 @@ def owner_packages(owner: str):
 @bp.get("/package_preview/<owner>/<name>/<top_hash>")
 def preview(owner: str, name: str, top_hash: str):
     result = packages.preview(service_context(), owner, name, top_hash)
-    db_session().commit()
     return jsonify(result)

@@ -25,12 +25,10 @@ def set_tag(owner: str, name: str, tag: str):
     permissions.require_user(ctx.actor)  # authenticate before validating (protocol.md 14.10)
     body = TagSchema().load(json_body() or {})
     tags.set_tag(ctx, owner, name, tag, body["hash"], body.get("expected_hash", tags.UNSET))
-    db_session().commit()
     return jsonify({})
 
 
 @bp.delete("/tag/<owner>/<name>/<tag>")
 def delete_tag(owner: str, name: str, tag: str):
     tags.delete_tag(service_context(), owner, name, tag)
-    db_session().commit()
     return jsonify({})

@@ -41,14 +41,12 @@ def list_users_detailed():
 def create():
     body = CreateUserSchema().load(json_body() or {})
     url = admin.create_user(service_context(), body["username"], body["email"], secret_key=_secret_key())
-    db_session().commit()
     return jsonify({"password_url": url})
 
 
 @bp.post("/reset_password")
 def reset_password():
     url = admin.reset_password(service_context(), _username(), secret_key=_secret_key())
-    db_session().commit()
     return jsonify({"password_url": url})
 
 
@@ -56,7 +54,6 @@ def _username_action(path: str, action) -> None:
     """`POST /api/users/<path> {"username"}` -> `action(ctx, username)` -> `{}`."""
     def view():
         action(service_context(), _username())
-        db_session().commit()
         return jsonify({})
 
     bp.add_url_rule(f"/{path}", endpoint=path, view_func=view, methods=["POST"])

@@ -25,5 +25,4 @@ def add_version(owner: str, name: str, version: str):
     permissions.require_user(ctx.actor)
     body = VersionSchema().load(json_body() or {})
     versions.add_version(ctx, owner, name, version, body["hash"])
-    db_session().commit()
     return jsonify({})

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from ..config import Settings
 from ..db import make_engine, make_session_factory
 from ..errors import RegistryError
-from ..secrets import ConfigurationError, resolve_secret_key
+from ..secrets import ConfigurationError, make_private_database_file, resolve_secret_key
 from ..services.context import OPERATOR, Context
 from ..storage import make_store
 
@@ -38,7 +38,8 @@ def secret_key(settings: Settings) -> str:
 
 def open_engine(settings: Settings) -> Engine:
     if settings.is_embedded_database:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_database_file(settings)
     return make_engine(settings.effective_database_url)
 
 

@@ -7,7 +7,8 @@ from .common import confirm, json_option, operator_context, output, yes_option
 
 
 @click.command(help="Delete fragments that no package references any more and that no push touched "
-                    "within the grace period.")
+                    "within the grace period, and stored objects that no fragment names (uploads of "
+                    "pushes that never completed) once older than the grace period.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
 @click.option("--grace", "grace_hours", default=48.0, show_default=True, type=float,
               help="Hours a fragment must have been unreferenced and untouched (at least the upload URL lifetime).")
@@ -15,7 +16,8 @@ from .common import confirm, json_option, operator_context, output, yes_option
 @json_option
 def gc(dry_run: bool, grace_hours: float, yes: bool, as_json: bool):
     if not dry_run:
-        confirm(f"Delete unreferenced fragments older than {grace_hours:g} hours from storage?", yes)
+        confirm(f"Delete unreferenced fragments and abandoned uploads older than {grace_hours:g} hours "
+                "from storage?", yes)
     with operator_context() as ctx:
         totals = upkeep.collect_garbage(ctx, grace_hours=grace_hours, dry_run=dry_run)
     rows = [{"owner": owner, "fragments": t.fragments, "bytes": t.bytes} for owner, t in totals.items()]

@@ -44,6 +44,9 @@ class RefreshToken(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(Hash(), unique=True)
+    # The token_hash of the first token of its rotation chain: a revoked token presented again
+    # (stolen, or replayed) revokes the whole family, the thief's successors included.
+    family: Mapped[str] = mapped_column(Hash(), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(Timestamp())
     last_used_at: Mapped[dt.datetime | None] = mapped_column(Timestamp())

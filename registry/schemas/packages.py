@@ -1,16 +1,66 @@
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
+import itertools
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
 from ..services.push import PushRequest
 from ..tree import HASH_RE, is_hash
 
 MAX_MESSAGE_LENGTH = 10_000
+MAX_HASHES_PER_REQUEST = 100_000  # POST /api/get_objects
+MAX_PUSH_FRAGMENTS = 1_000_000  # entries of a push's `sizes`
+ERRORS_SHOWN = 5  # bad elements reported per field
 MAX_COMMENT_LENGTH = 10 * 1024
 
 
 def _hash(**kwargs):
     return fields.String(validate=validate.Regexp(HASH_RE, error="must be a SHA-256 hex digest"), **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: marshmallow's Boolean also takes "yes", "true", 1 and 0."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class HashList(fields.Field):
+    """A list of SHA-256 digests. Its length is checked before its elements, and only the first
+    few bad elements are reported, so a million-element body costs one pass and a small answer."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list):
+            raise ValidationError("Not a valid list.")
+        if len(value) > MAX_HASHES_PER_REQUEST:
+            raise ValidationError(f"At most {MAX_HASHES_PER_REQUEST} hashes per request, not {len(value)}.")
+        bad = list(itertools.islice((i for i, h in enumerate(value) if not is_hash(h)), ERRORS_SHOWN))
+        if bad:
+            raise ValidationError({i: ["must be a SHA-256 hex digest"] for i in bad})
+        return value
+
+
+class SizeMap(fields.Field):
+    """`sizes`: SHA-256 digest -> size in bytes, checked like HashList (length first, first errors only)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("Not a valid mapping type.")
+        if len(value) > MAX_PUSH_FRAGMENTS:
+            raise ValidationError(f"At most {MAX_PUSH_FRAGMENTS} fragments per push, not {len(value)}.")
+        bad_keys = list(itertools.islice((k for k in value if not is_hash(k)), ERRORS_SHOWN))
+        if bad_keys:
+            raise ValidationError(f"not SHA-256 hex digests: {[k[:80] for k in bad_keys]}")
+        bad_sizes = list(itertools.islice((k for k, v in value.items() if not _is_size(v)), ERRORS_SHOWN))
+        if bad_sizes:
+            raise ValidationError({k: ["must be a whole number of bytes, at least 0"] for k in bad_sizes})
+        return value
+
+
+def _is_size(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 class PushSchema(Schema):
@@ -19,21 +69,14 @@ class PushSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    dry_run = fields.Boolean(load_default=False)
-    is_public = fields.Boolean(load_default=None)
-    is_team = fields.Boolean(load_default=False)
-    public = fields.Boolean(load_default=None)  # deprecated alias of is_public
+    dry_run = StrictBoolean(load_default=False)
+    is_public = StrictBoolean(load_default=None)
+    is_team = StrictBoolean(load_default=False)
+    public = StrictBoolean(load_default=None)  # deprecated alias of is_public
     description = fields.String(required=True)
     contents = fields.Dict(required=True)
-    sizes = fields.Dict(keys=fields.String(), values=fields.Integer(strict=True, validate=validate.Range(min=0)),
-                        required=True)
+    sizes = SizeMap(required=True)
     message = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_MESSAGE_LENGTH))
-
-    @validates("sizes")
-    def _hash_keys(self, sizes, **_):
-        bad = [key for key in sizes if not is_hash(key)]
-        if bad:
-            raise ValidationError(f"not SHA-256 hex digests: {bad[:5]}")
 
     @post_load
     def _request(self, data, **_):
@@ -45,7 +88,7 @@ class PushSchema(Schema):
 class HashListSchema(Schema):
     """`POST /api/get_objects` takes a bare JSON array of hashes."""
 
-    hashes = fields.List(_hash(), required=True, validate=validate.Length(max=100_000))
+    hashes = HashList(required=True)
 
 
 class TagSchema(Schema):

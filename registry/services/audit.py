@@ -13,9 +13,9 @@ from ..db import epoch
 from ..models import Access, Event, Package
 from . import permissions
 from .context import Context
-from .events import DELETE, INSTALL, PREVIEW, PUSH
+from .events import DELETE, INSTALL, LOGIN_FAILED, PREVIEW, PUSH, TOKEN_REUSED
 
-EVENT_TYPES = (PUSH, INSTALL, PREVIEW, DELETE)
+EVENT_TYPES = (PUSH, INSTALL, PREVIEW, DELETE, LOGIN_FAILED, TOKEN_REUSED)
 # How list_detailed and package_summary name each event type.
 EVENT_KEYS = {INSTALL: "installs", PREVIEW: "previews", PUSH: "pushes", DELETE: "deletes"}
 DEFAULT_LIMIT = 1000

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import posixpath
+import shlex
 
 from sqlalchemy import select
 
@@ -64,6 +65,7 @@ def package_page(ctx: Context, owner: str, name: str, *, top_hash: str | None = 
         "access": access.list_access(ctx, owner, name) if is_owner else None,
         "install": install_lines(ctx, package, selected, is_public=is_public),
         "sdk_install": sdk_install_lines(ctx, package, selected, is_public=is_public),
+        "shell_handle": shlex.quote(package.handle),  # for the example commands on the page
     }
 
 
@@ -96,22 +98,30 @@ def _select_instance(ctx: Context, package: Package, top_hash: str | None, tag: 
     return instance, {"kind": "latest", "value": None}
 
 
+def shell_line(*words: str) -> str:
+    """Words joined into one shell line, each quoted where needed: names are checked on the way
+    in (registry.names), but a line people paste into a shell must be safe whatever it holds."""
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def _selection_args(selected: dict) -> list[str]:
+    option = {"tag": "-t", "version": "-v", "hash": "-x"}.get(selected["kind"])
+    return [option, selected["value"]] if option else []
+
+
 def install_lines(ctx: Context, package: Package, selected: dict, *, is_public: bool) -> list[str]:
     """The shell lines that install exactly what the page shows with the quilt client."""
-    option = {"tag": " -t ", "version": " -v ", "hash": " -x "}.get(selected["kind"])
-    install = f"quilt install {package.handle}" + (f"{option}{selected['value']}" if option else "")
-    lines = [f"export QUILT_PKG_URL={ctx.base_url}"]
+    lines = ["export QUILT_PKG_URL=" + shlex.quote(ctx.base_url)]
     if not is_public:
         lines.append("quilt login")
-    return lines + [install]
+    return lines + [shell_line("quilt", "install", package.handle, *_selection_args(selected))]
 
 
 def sdk_install_lines(ctx: Context, package: Package, selected: dict, *, is_public: bool) -> list[str]:
     """The same with our own client (client/ in this repository: `pip install ./client`)."""
-    option = {"tag": " -t ", "version": " -v ", "hash": " -x "}.get(selected["kind"])
-    lines = [] if is_public else [f"registry-client login -r {ctx.base_url}"]
-    return lines + [f"registry-client install {package.handle} -r {ctx.base_url}"
-                    + (f"{option}{selected['value']}" if option else "")]
+    lines = [] if is_public else [shell_line("registry-client", "login", "-r", ctx.base_url)]
+    return lines + [shell_line("registry-client", "install", package.handle, "-r", ctx.base_url,
+                               *_selection_args(selected))]
 
 
 def file_rows(contents: dict, sizes: dict[str, int], limit: int = MAX_FILE_ROWS) -> tuple[list[dict], dict]:

@@ -21,10 +21,12 @@ class Actor:
 
     user: User | None = None
     is_operator: bool = False
+    # Read once: after a rolled-back unit of work the ORM row is expired, and error pages and
+    # request logs must not reload it from a database that may be the thing that failed.
+    name: str | None = dataclasses.field(init=False, default=None)
 
-    @property
-    def name(self) -> str | None:
-        return self.user.name if self.user else None
+    def __post_init__(self):
+        object.__setattr__(self, "name", self.user.name if self.user else None)
 
     @property
     def audit_name(self) -> str | None:

@@ -6,15 +6,18 @@ exist, so nothing here ever tells a stranger that a private package is there.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 from sqlalchemy import exists, select, true
 from sqlalchemy.sql import ColumnElement
 
 from ..errors import Forbidden, NotFound, Unauthorized
-from ..models import Access, Package
+from ..models import Access, Blob, Instance, InstanceBlob, Package
 from .context import Actor, Context
 
 PUBLIC = "public"
 TEAM = "team"
+FRAGMENT_CHUNK = 2000  # hashes per IN list
 
 
 def principals(ctx: Context) -> set[str]:
@@ -34,6 +37,26 @@ def readable_clause(ctx: Context) -> ColumnElement[bool]:
     if ctx.actor.is_operator:
         return true()
     return exists().where(Access.package_id == Package.id, Access.principal.in_(principals(ctx)))
+
+
+def readable_fragments(ctx: Context, owner: str, hashes: Iterable[str]) -> dict[str, int]:
+    """Sizes of the owner's stored fragments the caller may read, so may name in a push without
+    uploading them: those linked to an instance of a package the caller can read. The owner reads
+    every package of their own, so for them that is every fragment they have a row for (one
+    indexed lookup, no join). A fragment left out must look to the caller exactly as if it were
+    not stored at all."""
+    query = select(Blob.hash, Blob.size).where(Blob.owner == owner)
+    if ctx.actor.name != owner and not ctx.actor.is_operator:
+        linked_to_readable = (select(InstanceBlob.blob_id)
+                              .join(Instance, Instance.id == InstanceBlob.instance_id)
+                              .join(Package, Package.id == Instance.package_id)
+                              .where(InstanceBlob.blob_id == Blob.id, readable_clause(ctx)))
+        query = query.where(linked_to_readable.exists())
+    found: dict[str, int] = {}
+    wanted = sorted(set(hashes))
+    for start in range(0, len(wanted), FRAGMENT_CHUNK):
+        found.update(ctx.session.execute(query.where(Blob.hash.in_(wanted[start:start + FRAGMENT_CHUNK]))).all())
+    return found
 
 
 def package_not_found(actor: Actor, owner: str, name: str) -> NotFound:

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
-from .. import tree
+from .. import names, tree
 from ..db import utcnow
-from ..errors import BadRequest, Forbidden, NotFound
+from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..models import Access, Instance, Log, Package
 from . import blobs, permissions, readme, tags
 from .context import Context
 from .events import PUSH, record_event
 
-PACKAGE_NAME_RE = re.compile(r"^[a-zA-Z]\w{0,63}$", re.ASCII)
-MISSING_LIST_LIMIT = 10
+MISSING_LIST_LIMIT = 10  # hashes named in an error message
+MISSING_DETAIL_LIMIT = 50  # hashes listed in an error's detail: the answer stays a few KB
+STAGED_VERIFY_THREADS = 8
 MAX_KEYWORDS_CHARS = 1_000_000
 
 
@@ -80,8 +81,7 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
 
 
 def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
-    if not PACKAGE_NAME_RE.match(name):
-        raise BadRequest("Invalid package name")
+    names.check_package_name(name)  # whole-string: `blobs\n` is not `blobs`
     permissions.check_sharing_allowed(ctx, is_public=request.is_public, is_team=request.is_team)
 
 
@@ -94,9 +94,13 @@ def _writable_package(ctx: Context, owner: str, name: str, request: PushRequest)
             # Missing, or private to others: the same answer, so nothing leaks.
             raise permissions.package_not_found(ctx.actor, owner, name)
         clash = ctx.session.scalar(select(Package).where(Package.folded_handle == _folded(owner, name)))
-        if clash is not None:
+        if clash is not None and clash.handle == f"{owner}/{name}":
+            # Created by a concurrent first push since the lookup above: push into it.
+            package = permissions.find_readable(ctx, owner, name, for_update=not request.dry_run)
+        if package is None and clash is not None:
             raise Forbidden(f"Package already exists: {clash.handle}")
-        return None
+        if package is None:
+            return None
     permissions.check_push(ctx, package, is_public=request.is_public, is_team=request.is_team)
     return package
 
@@ -106,15 +110,32 @@ def _folded(owner: str, name: str) -> str:
 
 
 def _upload_urls(ctx: Context, owner: str, hashes: set[str]) -> dict[str, dict[str, str]]:
+    """The client HEADs each fragment and PUTs those that do not answer 200 (protocol.md 8.2).
+    A fragment the pusher may reuse is HEADed where it is stored; one it may not reuse (stored
+    for a package it cannot read, or not stored at all: the two must look alike) is HEADed and
+    PUT at the pusher's own staging key, verified at commit. Only the owner's fragments that are
+    not stored yet go straight to `objs/OWNER/`; no PUT URL ever points at a stored fragment."""
     # The client may skip uploading fragments that are stored already; keep them from garbage collection.
     blobs.touch(ctx.session, owner, hashes)
-    return {h: ctx.store.upload_urls(owner, h) for h in sorted(hashes)}
+    reusable = permissions.readable_fragments(ctx, owner, hashes)
+    store, pusher = ctx.store, ctx.actor.name
+    urls = {}
+    for h in sorted(hashes):
+        if h in reusable:
+            # `quilt push --reupload` PUTs it anyway: into staging, where it replaces nothing.
+            urls[h] = {"head": store.object_url("HEAD", owner, h), "put": store.staging_url("PUT", owner, pusher, h)}
+        elif pusher == owner:
+            urls[h] = store.upload_urls(owner, h)
+        else:
+            urls[h] = {"head": store.staging_url("HEAD", owner, pusher, h),
+                       "put": store.staging_url("PUT", owner, pusher, h)}
+    return urls
 
 
 def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,
                  sizes: dict[str, int], request: PushRequest, new_sizes: dict[str, int] | None = None) -> dict:
+    _check_fragments_stored(ctx, owner, sizes if new_sizes is None else new_sizes)
     known = blobs.known_sizes(ctx.session, owner, sizes)
-    _check_fragments_stored(ctx, owner, sizes if new_sizes is None else new_sizes, known)
     if package is None:
         package = _create_package(ctx, owner, name, request)
     instance = _save_instance(ctx, package, top_hash, contents, sizes, known)
@@ -127,22 +148,43 @@ def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, t
     return {"package_url": f"{ctx.base_url}/package/{owner}/{name}", "package_hash": top_hash}
 
 
-def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int], known: dict[str, int]) -> None:
-    """The original trusted the client (protocol.md 14.1); we check every new fragment is in
-    storage with the declared size before anything is committed."""
-    new = set(sizes) - set(known)
-    if not new:
-        return
-    stored = ctx.store.sizes(owner, new)
-    missing = sorted(h for h in new if h not in stored)
+def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int]) -> None:
+    """The original trusted the client (protocol.md 14.1); we check, before anything is
+    committed, that every fragment is one the pusher may reuse, or one it staged and whose bytes
+    hash to its name (then moved into place), or, for the owner, one uploaded into place with
+    the declared size. A fragment of a package the pusher cannot read counts as not stored."""
+    reusable = permissions.readable_fragments(ctx, owner, sizes)
+    pusher = ctx.actor.name
+    staged = {h: size for h, size in ctx.store.staged_sizes(owner, pusher).items() if h in sizes}
+    new = set(sizes) - set(reusable)
+    direct = (new - set(staged)) if pusher == owner else set()
+    found = {**(ctx.store.sizes(owner, direct) if direct else {}), **{h: staged[h] for h in new & set(staged)}}
+    missing = sorted(h for h in new if h not in found)
     if missing:
-        shown = ", ".join(missing[:MISSING_LIST_LIMIT]) + (" ..." if len(missing) > MISSING_LIST_LIMIT else "")
-        raise BadRequest(f"{len(missing)} fragment(s) are not in storage; upload them first: {shown}",
-                         missing=missing[:1000])
-    wrong = sorted(h for h in new if stored[h] != sizes[h])
+        raise BadRequest(f"{len(missing)} fragment(s) are not in storage; upload them first: {_shown(missing)}",
+                         missing=missing[:MISSING_DETAIL_LIMIT])
+    wrong = sorted(h for h in new if found[h] != sizes[h])
     if wrong:
         raise BadRequest(f"{len(wrong)} fragment(s) differ in size from the push: "
-                         + ", ".join(f"{h} (stored {stored[h]}, declared {sizes[h]})" for h in wrong[:MISSING_LIST_LIMIT]))
+                         + ", ".join(f"{h} (stored {found[h]}, declared {sizes[h]})" for h in wrong[:MISSING_LIST_LIMIT]))
+    # A staged copy of a reusable fragment (`--reupload`) is placed too if the stored bytes went missing.
+    accepted = _accept_staged(ctx, owner, pusher, sorted(staged))
+    rejected = sorted(h for h in new & set(staged) if not accepted[h])
+    if rejected:
+        raise BadRequest(f"{len(rejected)} uploaded fragment(s) do not match their hash; upload them again: "
+                         f"{_shown(rejected)}", mismatched=rejected[:MISSING_DETAIL_LIMIT])
+
+
+def _accept_staged(ctx: Context, owner: str, pusher: str, hashes: list[str]) -> dict[str, bool]:
+    if not hashes:
+        return {}
+    # Reading each staged fragment back (S3) is I/O-bound: a few at once, each in bounded chunks.
+    with ThreadPoolExecutor(max_workers=STAGED_VERIFY_THREADS) as pool:
+        return dict(zip(hashes, pool.map(lambda h: ctx.store.accept_staged(owner, pusher, h), hashes)))
+
+
+def _shown(hashes: list[str]) -> str:
+    return ", ".join(hashes[:MISSING_LIST_LIMIT]) + (" ..." if len(hashes) > MISSING_LIST_LIMIT else "")
 
 
 def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -> Package:
@@ -166,7 +208,12 @@ def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict
         # Same tophash again: the tree is immutable; only record who pushed it last.
         instance.updated_at, instance.updated_by = now, ctx.actor.name
         return instance
-    instance = Instance(package_id=package.id, hash=top_hash, contents=encode_contents(contents),
+    stored = encode_contents(contents)
+    if len(stored) > ctx.settings.max_contents_bytes:
+        # The database could not take the row (MariaDB's max_allowed_packet); say so, not 500.
+        raise PayloadTooLarge(f"The package tree takes {len(stored)} bytes compressed; "
+                              f"at most {ctx.settings.max_contents_bytes} are allowed")
+    instance = Instance(package_id=package.id, hash=top_hash, contents=stored,
                         readme_hash=tree.readme_hash(contents), keywords=_keywords(contents), created_at=now,
                         created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)

@@ -22,6 +22,8 @@ from .tags import LATEST
 
 MAX_WORDS = 10
 MAX_LIMIT = 1000
+MAX_OFFSET = 10**9  # far past any real result list, far below the databases' integer limits
+MAX_CURSOR_CHARS = 64
 NAME, NODE, README = 3, 2, 1
 
 
@@ -38,9 +40,12 @@ def decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError
         kind, value = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
         offset = int(value)
-        if kind != "offset" or offset < 0:
+        # An offset past what any database accepts (SQLite's is a signed 64-bit integer) would be a 500.
+        if kind != "offset" or not 0 <= offset <= MAX_OFFSET:
             raise ValueError
     except ValueError:
         raise BadRequest("Invalid cursor") from None

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from .. import names
 from ..db import epoch, utcnow
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import Conflict, NotFound
 from ..models import Instance, Package, Tag
 from . import permissions
 from .context import Context
 
 LATEST = "latest"
-MAX_TAG_LENGTH = 64
 UNSET = object()
 
 
@@ -51,19 +51,46 @@ def set_tag(ctx: Context, owner: str, name: str, tag_name: str, top_hash: str, e
     """Create or move a tag: the owner, or anyone signed in on a team package. With
     `expected_hash` (None: "the tag must not exist yet") a concurrent move is a 409, not lost."""
     permissions.require_user(ctx.actor)
-    if len(tag_name) > MAX_TAG_LENGTH:
-        raise BadRequest(f"Tag names are at most {MAX_TAG_LENGTH} characters")
+    # Only here: get and delete look any name up exactly, so a tag stored before the rule can go.
+    names.check_tag_name(tag_name)
     package = permissions.readable_package(ctx, owner, name, for_update=True)
     permissions.check_tag_write(ctx, package)
     instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
     if instance is None:
         raise NotFound("Package hash does not exist")
-    if expected_hash is not UNSET:
-        current = tagged_instance(ctx, package, tag_name)
-        if (current.hash if current else None) != expected_hash:
-            raise Conflict(f"Tag '{tag_name}' points to {current.hash if current else 'nothing'}, "
-                           f"not {expected_hash or 'nothing'}: it was moved by someone else")
-    move_tag(ctx, package, instance, tag_name)
+    if expected_hash is UNSET:
+        move_tag(ctx, package, instance, tag_name)
+    else:
+        _compare_and_move(ctx, package, instance, tag_name, expected_hash)
+
+
+def _compare_and_move(ctx: Context, package: Package, instance: Instance, tag_name: str,
+                      expected_hash: str | None) -> None:
+    """Move the tag only if it still points at `expected_hash` (None: only create it). The test
+    and the move are one statement (a conditional UPDATE, or an INSERT the unique key guards), so
+    of any number of concurrent moves from the same state exactly one wins, on every database:
+    a plain read first would see a snapshot older than the package lock."""
+    if expected_hash is None:
+        if tagged_instance(ctx, package, tag_name) is not None:
+            raise _moved_conflict(ctx, package, tag_name, expected_hash)
+        # A concurrent creator makes this flush fail; the retried request then sees its tag.
+        ctx.session.add(Tag(package_id=package.id, name=tag_name, instance_id=instance.id, updated_by=ctx.actor.name))
+        ctx.session.flush()
+        return
+    expected = select(Instance.id).where(Instance.package_id == package.id, Instance.hash == expected_hash)
+    moved = ctx.session.execute(
+        update(Tag).where(Tag.package_id == package.id, Tag.name == tag_name,
+                          Tag.instance_id == expected.scalar_subquery())
+        .values(instance_id=instance.id, updated_at=utcnow(), updated_by=ctx.actor.name)
+        .execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        raise _moved_conflict(ctx, package, tag_name, expected_hash)
+
+
+def _moved_conflict(ctx: Context, package: Package, tag_name: str, expected_hash: str | None) -> Conflict:
+    current = tagged_instance(ctx, package, tag_name)
+    return Conflict(f"Tag '{tag_name}' points to {current.hash if current else 'nothing'}, "
+                    f"not {expected_hash or 'nothing'}: it was moved by someone else")
 
 
 def delete_tag(ctx: Context, owner: str, name: str, tag_name: str) -> None:

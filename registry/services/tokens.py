@@ -1,7 +1,9 @@
 """Login codes, refresh tokens and access tokens (protocol.md 6 and 9.1.2).
 
 - A login code is shown once on /login, lives 10 minutes and is consumed by its first use.
-- A refresh token lives long, is stored hashed, and rotates: exchanging it revokes it.
+- A refresh token lives long, is stored hashed, and rotates: exchanging it revokes it. Its
+  successors form a family; a revoked token presented again means two parties hold the chain
+  (a stolen token, replayed), so the whole family is revoked (reuse detection).
 - An access token is short-lived and signed; it names its refresh token, so revoking that
   (logout, disabling the user) ends the access token at once.
 """
@@ -14,13 +16,15 @@ import hashlib
 import secrets
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, aliased
 
 from ..config import Settings
 from ..db import epoch, utcnow
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..models import LoginCode, RefreshToken, User, WebSession
+from .events import TOKEN_REUSED, record_account_event
 
 
 def _digest(secret: str) -> str:
@@ -47,49 +51,68 @@ class TokenService:
     def issue_code(self, session: Session, user: User) -> str:
         # Hex: easy to copy, and never starts with "-", which command lines would take for an option.
         code = secrets.token_hex(16)
-        expires = utcnow() + dt.timedelta(seconds=self.settings.login_code_seconds)
+        now = utcnow()
+        session.execute(delete(LoginCode).where(LoginCode.user_id == user.id, LoginCode.expires_at <= now))
+        expires = now + dt.timedelta(seconds=self.settings.login_code_seconds)
         session.add(LoginCode(user_id=user.id, code_hash=_digest(code), expires_at=expires))
         session.flush()
         return code
 
-    def exchange(self, session: Session, secret: str) -> TokenPair:
-        """`POST /api/token`: a login code or a refresh token in, a fresh token pair out."""
-        user = self._consume_code(session, secret) or self._consume_refresh_token(session, secret)
+    def exchange(self, session: Session, secret: str, *, engine: Engine) -> TokenPair:
+        """`POST /api/token`: a login code or a refresh token in, a fresh token pair out.
+        A replayed refresh token revokes its family through `engine`, in a transaction of its
+        own: the request answers 401 and rolls back, but the revocation must stay."""
+        family = None
+        user = self._consume_code(session, secret)
+        if user is None:
+            user, family = self._consume_refresh_token(session, secret, engine)
         if user is None:
             raise Unauthorized("Token invalid.")
         if not user.is_active:
             raise Unauthorized("Account is inactive.")
-        return self.issue_tokens(session, user)
+        return self.issue_tokens(session, user, family=family)
 
     def _consume_code(self, session: Session, code: str) -> User | None:
         now = utcnow()
         row = session.scalar(select(LoginCode).where(LoginCode.code_hash == _digest(code)))
         if row is None:
             return None
+        if row.expires_at < now:
+            raise Unauthorized("Code invalid")  # nothing written: `registry tokens purge` removes it
         # Deleting by id and counting the rows makes the code single-use even under races.
-        deleted = session.execute(delete(LoginCode).where(LoginCode.id == row.id)).rowcount
-        if deleted != 1 or row.expires_at < now:
+        if session.execute(delete(LoginCode).where(LoginCode.id == row.id)).rowcount != 1:
             raise Unauthorized("Code invalid")
         return session.get(User, row.user_id)
 
-    def _consume_refresh_token(self, session: Session, token: str) -> User | None:
+    def _consume_refresh_token(self, session: Session, token: str, engine: Engine) -> tuple[User | None, str | None]:
         now = utcnow()
+        # Read before writing: a replay is recorded through `engine` while this session has
+        # written nothing (on SQLite a pending write here would hold the lock that needs).
+        row = session.execute(select(RefreshToken.id, RefreshToken.user_id, RefreshToken.family,
+                                     RefreshToken.revoked_at, RefreshToken.expires_at)
+                              .where(RefreshToken.token_hash == _digest(token))).first()
+        if row is None or row.expires_at <= now:
+            return None, None
+        if row.revoked_at is not None:
+            revoke_family(engine, row.family, row.user_id)
+            return None, None
         revoked = session.execute(
             update(RefreshToken)
-            .where(RefreshToken.token_hash == _digest(token), RefreshToken.revoked_at.is_(None),
-                   RefreshToken.expires_at > now)
+            .where(RefreshToken.id == row.id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now, last_used_at=now)
         ).rowcount
-        if revoked != 1:
-            return None
-        user_id = session.scalar(select(RefreshToken.user_id).where(RefreshToken.token_hash == _digest(token)))
-        return session.get(User, user_id)
+        if revoked != 1:  # a concurrent exchange of the same token won
+            return None, None
+        return session.get(User, row.user_id), row.family
 
-    def issue_tokens(self, session: Session, user: User) -> TokenPair:
+    def issue_tokens(self, session: Session, user: User, *, family: str | None = None) -> TokenPair:
+        """A new token pair; the refresh token continues `family`, or starts one."""
         refresh = secrets.token_urlsafe(32)
         now = utcnow()
-        row = RefreshToken(user_id=user.id, token_hash=_digest(refresh), created_at=now,
-                           expires_at=now + dt.timedelta(days=self.settings.refresh_token_days))
+        # The user's dead tokens go as new ones come, so the table does not grow without end.
+        session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id, RefreshToken.expires_at <= now))
+        row = RefreshToken(user_id=user.id, token_hash=_digest(refresh), family=family or _digest(refresh),
+                           created_at=now, expires_at=now + dt.timedelta(days=self.settings.refresh_token_days))
         session.add(row)
         session.flush()
         expires_at = int(epoch(now)) + self.settings.access_token_seconds
@@ -154,3 +177,36 @@ def revoke_refresh_token(session: Session, token_id: int) -> None:
                               .values(revoked_at=utcnow())).rowcount
     if not revoked:
         raise NotFound(f"No active token with id {token_id}")
+
+
+def revoke_family(engine: Engine, family: str, user_id: int) -> int:
+    """A revoked refresh token came back: revoke every token of its family, committed at once,
+    and record it in the audit trail. Returns how many were still active."""
+    with engine.begin() as connection:
+        revoked = connection.execute(update(RefreshToken)
+                                     .where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
+                                     .values(revoked_at=utcnow())).rowcount
+        name = connection.scalar(select(User.name).where(User.id == user_id))
+    if name is not None:
+        record_account_event(engine, TOKEN_REUSED, name, {"revoked": revoked})
+    return revoked
+
+
+PURGE_BATCH = 1000
+
+
+def purge_tokens(session: Session) -> dict[str, int]:
+    """Delete what can never be used again: expired login codes; refresh tokens that expired,
+    or were revoked in a family with no active token left (while one is, its revoked tokens
+    stay: presenting one revokes the family); expired web sessions."""
+    now = utcnow()
+    codes = session.execute(delete(LoginCode).where(LoginCode.expires_at <= now)).rowcount
+    sessions = session.execute(delete(WebSession).where(WebSession.expires_at <= now)).rowcount
+    alive = aliased(RefreshToken)
+    dead = (RefreshToken.expires_at <= now) | (RefreshToken.revoked_at.is_not(None) & ~exists().where(
+        alive.family == RefreshToken.family, alive.revoked_at.is_(None), alive.expires_at > now))
+    # Ids first, then deleted by id: MySQL cannot delete from a table its own subquery reads.
+    ids = session.scalars(select(RefreshToken.id).where(dead)).all()
+    for start in range(0, len(ids), PURGE_BATCH):
+        session.execute(delete(RefreshToken).where(RefreshToken.id.in_(ids[start:start + PURGE_BATCH])))
+    return {"login_codes": codes, "refresh_tokens": len(ids), "web_sessions": sessions}

@@ -7,6 +7,11 @@ skip uploading those it finds stored, so the grace period must outlast a push (a
 lifetime of its upload URLs). Rows are deleted before the bytes, and only while still
 unreferenced, so a concurrent push either keeps a fragment or re-uploads it, never links a
 fragment whose bytes are gone.
+
+It then removes stored objects that no row names once they are older than the grace period:
+staged uploads (`staging/`) of pushes that never completed, and fragments uploaded into
+`objs/` whose push never came (or failed). A push completes well within the grace period of
+its uploads, so only abandoned ones are old enough.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 from collections import defaultdict
 
 from sqlalchemy import delete, exists, func, or_, select, update
@@ -21,8 +27,10 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from ..db import utcnow
 from ..errors import BadRequest
 from ..models import Blob, Instance, InstanceBlob, Package, User
+from ..storage.base import OBJECTS, STAGING, TEMP_PREFIX, StoredObject
+from ..tree import is_hash
 from . import permissions
-from .blobs import chunked
+from .blobs import CHUNK, chunked
 from .context import Context
 
 MISSING, WRONG_SIZE, CORRUPT = "missing", "size", "corrupt"
@@ -46,7 +54,8 @@ def collect_garbage(ctx: Context, *, grace_hours: float, dry_run: bool) -> dict[
     if grace_hours * 3600 < ctx.settings.url_expiry_seconds:
         raise BadRequest(f"The grace period must be at least the upload URL lifetime "
                          f"({ctx.settings.url_expiry_seconds / 3600:g} hours): a push may take that long.")
-    unreferenced, quiet = _garbage(utcnow() - dt.timedelta(hours=grace_hours))
+    cutoff = utcnow() - dt.timedelta(hours=grace_hours)
+    unreferenced, quiet = _garbage(cutoff)
     rows = ctx.session.execute(select(Blob.id, Blob.owner, Blob.hash, Blob.size).where(unreferenced, quiet)).all()
     totals: dict[str, OwnerTotals] = defaultdict(OwnerTotals)
     for chunk in chunked(rows):
@@ -63,7 +72,41 @@ def collect_garbage(ctx: Context, *, grace_hours: float, dry_run: bool) -> dict[
         for row in chunk:
             totals[row.owner].fragments += 1
             totals[row.owner].bytes += row.size
+    _collect_stray_objects(ctx, cutoff.replace(tzinfo=dt.timezone.utc), dry_run, totals)
     return dict(sorted(totals.items()))
+
+
+def _collect_stray_objects(ctx: Context, cutoff: dt.datetime, dry_run: bool,
+                           totals: dict[str, OwnerTotals]) -> None:
+    """Delete objects older than `cutoff` that no fragment row names (listing the store)."""
+    for area in (STAGING, OBJECTS):
+        old = (item for item in ctx.store.list_objects(area) if item.modified < cutoff)
+        while chunk := list(itertools.islice(old, CHUNK)):  # a bucket may hold millions: a chunk at a time
+            for item in _unnamed(ctx, area, chunk):
+                if not dry_run:
+                    ctx.store.delete_key(item.key)
+                owner = totals[item.key.split("/")[1]]
+                owner.fragments += 1
+                owner.bytes += item.size
+
+
+def _unnamed(ctx: Context, area: str, items: list[StoredObject]) -> list[StoredObject]:
+    """Staged uploads and leftover upload files all; objects in `objs/` without a row. Keys of
+    any other shape are not ours to delete."""
+    stray, wanted = [], defaultdict(dict)
+    for item in items:
+        parts = item.key.split("/")
+        if len(parts) != (4 if area == STAGING else 3):
+            continue
+        name = parts[-1]
+        if name.startswith(TEMP_PREFIX) or (area == STAGING and is_hash(name)):
+            stray.append(item)
+        elif is_hash(name):
+            wanted[parts[1]][name] = item
+    for owner, by_hash in wanted.items():
+        named = set(ctx.session.scalars(select(Blob.hash).where(Blob.owner == owner, Blob.hash.in_(list(by_hash)))))
+        stray.extend(item for hash_, item in by_hash.items() if hash_ not in named)
+    return stray
 
 
 def verify_blobs(ctx: Context, *, owner: str | None = None, deep: bool = False) -> dict[str, list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -12,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from ..auth.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from ..db import utcnow
+from .. import names
 from ..errors import BadRequest, Conflict, NotFound
 from ..models import User
 from .tokens import revoke_all
 
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+USERNAME_RE = names.USERNAME_RE  # whole-string even with .match (it ends in \Z)
 RESERVED_NAMES = {"team", "public", "anonymous", "quilt", "operator"}  # operator: the CLI in audit logs
 EMAIL_RE = re.compile(r"^([^\s@]+)@([^\s@]+)$")
 MAX_EMAIL_LENGTH = 254  # the column's size
@@ -24,9 +26,7 @@ PASSWORD_LINK_SECONDS = 24 * 3600
 
 
 def validate_username(name: str) -> None:
-    if not USERNAME_RE.fullmatch(name or ""):  # fullmatch: `$` would let "alice\n" through
-        raise BadRequest("Username is not valid. Use 1-64 lowercase letters, digits and underscores, "
-                         "starting with a letter.")
+    names.check_username(name)
     if name in RESERVED_NAMES:
         raise BadRequest(f"Invalid username. '{name}' is reserved.")
 
@@ -61,10 +61,22 @@ def get_user(session: Session, name: str) -> User:
     return user
 
 
+@functools.cache
+def _dummy_password_hash() -> str:
+    """A hash of the same cost as real ones (made the same way), for names without a password."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, name: str, password: str) -> User | None:
-    """The active user with this name and password, or None (never says which part was wrong)."""
+    """The active user with this name and password, or None (never says which part was wrong).
+    Takes as long for an unknown name, or an account without a password, as for a wrong
+    password: those are checked against a dummy hash, so timing does not reveal who exists."""
     user = session.scalar(select(User).where(User.name == name))
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    stored = user.password_hash if user is not None else None
+    if not stored or stored.startswith("!"):  # "!": made unusable (make_password_unusable)
+        verify_password(_dummy_password_hash(), password)
+        return None
+    if not verify_password(stored, password) or not user.is_active:
         return None
     user.last_login = utcnow()
     return user

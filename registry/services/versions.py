@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from packaging.version import InvalidVersion, Version as Pep440
+from packaging.version import Version as Pep440
 
 from sqlalchemy import select
 
+from .. import names
 from ..db import epoch
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import Conflict, NotFound
 from ..models import Instance, Version
 from . import permissions
 from .context import Context
 
-MAX_VERSION_LENGTH = 64
-
 
 def normalise(version: str) -> str:
-    """`2.0pre1` -> `2.0rc1`, `v1.0` -> `1.0`; `1.0` and `1.0.0` stay different (as the original)."""
-    try:
-        normalised = str(Pep440(version))
-    except InvalidVersion:
-        raise BadRequest("Malformed version") from None
-    if len(normalised) > MAX_VERSION_LENGTH or len(version) > MAX_VERSION_LENGTH:
-        raise BadRequest(f"Versions are at most {MAX_VERSION_LENGTH} characters")
-    return normalised
+    """`2.0pre1` -> `2.0rc1`, `v1.0` -> `1.0`; `1.0` and `1.0.0` stay different (as the original).
+    The character rules are in registry.names."""
+    return names.parse_version(version)[0]
 
 
 def list_versions(ctx: Context, owner: str, name: str) -> list[dict]:
@@ -50,11 +44,11 @@ def add_version(ctx: Context, owner: str, name: str, version: str, top_hash: str
     permissions.require_user(ctx.actor)
     package = permissions.readable_package(ctx, owner, name, for_update=True)
     permissions.require_owner(ctx, package, "Only the package owner can create versions")
-    normalised = normalise(version)
+    normalised, written = names.parse_version(version)
     instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
     if instance is None:
         raise NotFound("Package hash does not exist")
     if ctx.session.get(Version, (package.id, normalised)) is not None:
         raise Conflict("Version already exists")
-    ctx.session.add(Version(package_id=package.id, version=normalised, user_version=version.strip(),
+    ctx.session.add(Version(package_id=package.id, version=normalised, user_version=written,
                             instance_id=instance.id, created_by=ctx.actor.name))

@@ -16,7 +16,9 @@ def make_store(settings: Settings, secret_key: str) -> BlobStore:
                             public_endpoint_url=settings.s3_public_endpoint_url,
                             region=settings.s3_region, expiry_seconds=settings.url_expiry_seconds,
                             access_key_id=settings.s3_access_key_id,
-                            secret_access_key=settings.s3_secret_access_key)
+                            secret_access_key=settings.s3_secret_access_key,
+                            connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
+                            max_attempts=settings.s3_max_attempts, check_timeout=settings.healthcheck_timeout)
         if settings.s3_create_bucket:
             store.create_bucket()
         return store

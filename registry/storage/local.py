@@ -8,6 +8,7 @@ change to them, or using one after it expires, is refused.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -16,10 +17,23 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from ..errors import BadRequest, StorageUnavailable
-from .base import BlobStore, object_key
+from ..errors import BadRequest, PayloadTooLarge, StorageUnavailable
+from .base import STAGING, TEMP_PREFIX, BlobStore, StoredObject, object_key, staging_key
 
 CHUNK = 1024 * 1024
+
+
+def _place(source: Path, target: Path) -> None:
+    """Link `source` at `target` unless something is there already: a hard link never replaces."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        pass
+    except OSError:
+        # A filesystem without hard links: the check and the move are no longer one step, but a
+        # fragment that arrives in between has the same bytes (each was verified against its name).
+        if not target.exists():
+            os.replace(source, target)
 
 
 class LocalBlobStore(BlobStore):
@@ -45,6 +59,7 @@ class LocalBlobStore(BlobStore):
         return base64.urlsafe_b64encode(hmac.new(self._key, message, hashlib.sha256).digest()).decode().rstrip("=")
 
     def _url(self, method: str, owner: str, hash_: str) -> str:
+        """`owner` is OWNER for `objs/`, or `staging/OWNER/PUSHER` (no owner name has a slash)."""
         expires = int(time.time()) + self.expiry_seconds
         # Every part is URL-safe already (letters, digits, base64url), so no quoting is needed.
         return f"{self.base_url}/blobs/{owner}/{hash_}?m={method}&e={expires}&s={self.signature(method, owner, hash_, expires)}"
@@ -55,18 +70,23 @@ class LocalBlobStore(BlobStore):
         except (TypeError, ValueError):
             return False
         expected = self.signature(method, owner, hash_, expires_at)
-        return hmac.compare_digest(expected, signature or "") and time.time() <= expires_at
+        # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, so a 500).
+        given = (signature or "").encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(expected.encode(), given) and time.time() <= expires_at
 
-    def upload_urls(self, owner: str, hash_: str) -> dict[str, str]:
-        return {"head": self._url("HEAD", owner, hash_), "put": self._url("PUT", owner, hash_)}
+    def object_url(self, method: str, owner: str, hash_: str) -> str:
+        return self._url(method, owner, hash_)
 
-    def download_url(self, owner: str, hash_: str) -> str:
-        return self._url("GET", owner, hash_)
+    def staging_url(self, method: str, owner: str, pusher: str, hash_: str) -> str:
+        return self._url(method, f"{STAGING}/{owner}/{pusher}", hash_)
 
     # Bytes
 
     def path(self, owner: str, hash_: str) -> Path:
         return self.root / object_key(owner, hash_)
+
+    def staging_path(self, owner: str, pusher: str, hash_: str) -> Path:
+        return self.root / staging_key(owner, pusher, hash_)
 
     def sizes(self, owner: str, hashes: Iterable[str]) -> dict[str, int]:
         found = {}
@@ -77,25 +97,37 @@ class LocalBlobStore(BlobStore):
                 pass
         return found
 
-    def write(self, owner: str, hash_: str, stream: BinaryIO) -> None:
-        """Store an upload only if its SHA-256 is its name; a failed upload leaves nothing."""
-        target = self.path(owner, hash_)
+    def write(self, owner: str, hash_: str, stream: BinaryIO, max_bytes: int | None = None) -> None:
+        """Store an upload only if its SHA-256 is its name and it is at most `max_bytes` long;
+        a failed upload leaves nothing. A stored fragment is never replaced: an upload of one
+        it holds already is verified, then dropped."""
+        self._receive(self.path(owner, hash_), hash_, stream, max_bytes)
+
+    def write_staged(self, owner: str, pusher: str, hash_: str, stream: BinaryIO,
+                     max_bytes: int | None = None) -> None:
+        """The same into the pusher's staging folder: kept only if verified, as `accept_staged` relies on."""
+        self._receive(self.staging_path(owner, pusher, hash_), hash_, stream, max_bytes)
+
+    def _receive(self, target: Path, hash_: str, stream: BinaryIO, max_bytes: int | None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        received = 0
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as tmp:
                 while chunk := stream.read(CHUNK):
+                    received += len(chunk)
+                    if max_bytes is not None and received > max_bytes:
+                        raise PayloadTooLarge(f"A fragment may be at most {max_bytes} bytes")
                     digest.update(chunk)
                     tmp.write(chunk)
                 tmp.flush()
                 os.fsync(tmp.fileno())
             if digest.hexdigest() != hash_:
                 raise BadRequest(f"The SHA-256 of the uploaded bytes is not {hash_}")
-            os.replace(tmp_name, target)
-        except BaseException:
+            _place(Path(tmp_name), target)
+        finally:
             Path(tmp_name).unlink(missing_ok=True)
-            raise
 
     def read(self, owner: str, hash_: str, limit: int) -> bytes:
         with open(self.path(owner, hash_), "rb") as handle:
@@ -108,6 +140,41 @@ class LocalBlobStore(BlobStore):
 
     def delete(self, owner: str, hash_: str) -> None:
         self.path(owner, hash_).unlink(missing_ok=True)
+
+    # Staging and garbage collection
+
+    def staged_sizes(self, owner: str, pusher: str) -> dict[str, int]:
+        try:
+            entries = list(os.scandir(self.root / STAGING / owner / pusher))
+        except FileNotFoundError:
+            return {}
+        return {entry.name: entry.stat().st_size for entry in entries
+                if not entry.name.startswith(TEMP_PREFIX) and entry.is_file()}
+
+    def accept_staged(self, owner: str, pusher: str, hash_: str) -> bool:
+        # `write` kept the staged file only because its SHA-256 is its name: verified already.
+        staged = self.staging_path(owner, pusher, hash_)
+        target = self.path(owner, hash_)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _place(staged, target)
+        finally:
+            staged.unlink(missing_ok=True)
+        return True
+
+    def list_objects(self, area: str) -> Iterator[StoredObject]:
+        for folder, _, files in os.walk(self.root / area):
+            for name in files:
+                path = Path(folder) / name
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue  # removed meanwhile (a push moved it into place)
+                yield StoredObject(path.relative_to(self.root).as_posix(), stat.st_size,
+                                   dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc))
+
+    def delete_key(self, key: str) -> None:
+        (self.root / key).unlink(missing_ok=True)
 
     def check(self) -> None:
         try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
@@ -10,29 +13,47 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import StorageUnavailable
-from .base import BlobStore, object_key
+from .base import BlobStore, StoredObject, object_key, staging_key
 from .sigv4 import PresignerV4
 
 # Above this many fragments one listing of the owner's prefix beats a HEAD per fragment.
 LIST_THRESHOLD = 500
+VERIFY_CHUNK = 1024 * 1024
 
 
-def _client(session: boto3.session.Session, endpoint_url: str):
+def _client(session: boto3.session.Session, endpoint_url: str, *, connect_timeout: float, read_timeout: float,
+            max_attempts: int):
     # SigV4 always: against a custom endpoint boto3 may otherwise sign legacy SigV2 URLs.
+    # boto3's defaults (60 s read timeout, 4 tries) held a request for 4 minutes when S3 hung.
     config = Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                    retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32)
+                    retries={"total_max_attempts": max_attempts, "mode": "standard"}, max_pool_connections=32,
+                    connect_timeout=connect_timeout, read_timeout=read_timeout)
     return session.client("s3", endpoint_url=endpoint_url or None, config=config)
+
+
+@contextlib.contextmanager
+def _storage_errors(what: str):
+    """Any failure to talk to S3 (timeouts, refused connections, error answers) is a 503."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        raise StorageUnavailable(f"Blob storage did not answer ({what}): {exc}") from exc
 
 
 class S3BlobStore(BlobStore):
     def __init__(self, bucket: str, *, endpoint_url: str = "", public_endpoint_url: str = "",
                  region: str = "us-east-1", expiry_seconds: int = 86400, access_key_id: str = "",
-                 secret_access_key: str = ""):
+                 secret_access_key: str = "", connect_timeout: float = 3, read_timeout: float = 3,
+                 max_attempts: int = 2, check_timeout: float = 2):
         self.bucket = bucket
         credentials = ({"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
                        if access_key_id else {})
         self.session = boto3.session.Session(region_name=region, **credentials)
-        self.client = _client(self.session, endpoint_url)
+        self.client = _client(self.session, endpoint_url, connect_timeout=connect_timeout,
+                              read_timeout=read_timeout, max_attempts=max_attempts)
+        # The health check answers within its own bound: one try, short timeouts.
+        self._check_client = _client(self.session, endpoint_url, connect_timeout=check_timeout,
+                                     read_timeout=check_timeout, max_attempts=1)
         # The host is part of the signature, so URLs for clients are signed for the host they use.
         self.presigner = PresignerV4(public_endpoint_url or self.client.meta.endpoint_url, region,
                                      self._credentials, expiry_seconds)
@@ -50,24 +71,24 @@ class S3BlobStore(BlobStore):
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket)
 
-    def upload_urls(self, owner: str, hash_: str) -> dict[str, str]:
-        key = object_key(owner, hash_)
-        return {"head": self.presigner.presign("HEAD", self.bucket, key),
-                "put": self.presigner.presign("PUT", self.bucket, key)}
+    def object_url(self, method: str, owner: str, hash_: str) -> str:
+        return self.presigner.presign(method, self.bucket, object_key(owner, hash_))
 
-    def download_url(self, owner: str, hash_: str) -> str:
-        return self.presigner.presign("GET", self.bucket, object_key(owner, hash_))
+    def staging_url(self, method: str, owner: str, pusher: str, hash_: str) -> str:
+        return self.presigner.presign(method, self.bucket, staging_key(owner, pusher, hash_))
 
     def sizes(self, owner: str, hashes: Iterable[str]) -> dict[str, int]:
         wanted = set(hashes)
-        try:
+        with _storage_errors("sizes"):
             if len(wanted) > LIST_THRESHOLD:
                 return self._sizes_by_listing(owner, wanted)
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                found = pool.map(lambda h: (h, self._head_size(owner, h)), wanted)
-                return {h: size for h, size in found if size is not None}
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageUnavailable(f"Blob storage did not answer: {exc}") from exc
+            pool = ThreadPoolExecutor(max_workers=16)
+            try:
+                found = list(pool.map(lambda h: (h, self._head_size(owner, h)), wanted))
+            finally:
+                # On the first failure the queued HEADs are dropped rather than each timing out in turn.
+                pool.shutdown(wait=False, cancel_futures=True)
+            return {h: size for h, size in found if size is not None}
 
     def _head_size(self, owner: str, hash_: str) -> int | None:
         try:
@@ -89,18 +110,68 @@ class S3BlobStore(BlobStore):
 
     def read(self, owner: str, hash_: str, limit: int) -> bytes:
         # The first bytes, not the last (the original's suffix range read the tail: protocol.md 14.7).
-        response = self.client.get_object(Bucket=self.bucket, Key=object_key(owner, hash_), Range=f"bytes=0-{limit - 1}")
-        return response["Body"].read()
+        with _storage_errors("read"):
+            response = self.client.get_object(Bucket=self.bucket, Key=object_key(owner, hash_),
+                                              Range=f"bytes=0-{limit - 1}")
+            return response["Body"].read()
 
     def stream(self, owner: str, hash_: str) -> Iterator[bytes]:
-        body = self.client.get_object(Bucket=self.bucket, Key=object_key(owner, hash_))["Body"]
-        yield from body.iter_chunks(1024 * 1024)
+        with _storage_errors("stream"):
+            body = self.client.get_object(Bucket=self.bucket, Key=object_key(owner, hash_))["Body"]
+            yield from body.iter_chunks(1024 * 1024)
 
     def delete(self, owner: str, hash_: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=object_key(owner, hash_))
+        with _storage_errors("delete"):
+            self.client.delete_object(Bucket=self.bucket, Key=object_key(owner, hash_))
+
+    # Staging and garbage collection
+
+    def staged_sizes(self, owner: str, pusher: str) -> dict[str, int]:
+        prefix = staging_key(owner, pusher, "")
+        with _storage_errors("list staged"):
+            return {item.key[len(prefix):]: item.size for item in self._list(prefix)}
+
+    def accept_staged(self, owner: str, pusher: str, hash_: str) -> bool:
+        # SeaweedFS computes no SHA-256 of an object it holds (neither HeadObject with ChecksumMode
+        # nor CopyObject with ChecksumAlgorithm returns one), so the registry reads the staged
+        # bytes once, in chunks. The copy is conditional on the ETag read: the pusher still holds
+        # a PUT URL and could swap the bytes between the check and the copy.
+        staged = staging_key(owner, pusher, hash_)
+        with _storage_errors("verify staged"):
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=staged)
+                digest = hashlib.sha256()
+                for chunk in response["Body"].iter_chunks(VERIFY_CHUNK):
+                    digest.update(chunk)
+                if digest.hexdigest() != hash_:
+                    return False
+                if self._head_size(owner, hash_) is None:
+                    self.client.copy_object(Bucket=self.bucket, Key=object_key(owner, hash_),
+                                            CopySource={"Bucket": self.bucket, "Key": staged},
+                                            CopySourceIfMatch=response["ETag"])
+                return True
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "PreconditionFailed", "412"):
+                    return False  # gone or replaced since it was listed: not the bytes that were checked
+                raise
+            finally:
+                self.client.delete_object(Bucket=self.bucket, Key=staged)
+
+    def list_objects(self, area: str) -> Iterator[StoredObject]:
+        with _storage_errors("list"):
+            yield from self._list(f"{area}/")
+
+    def _list(self, prefix: str) -> Iterator[StoredObject]:
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", ()):
+                yield StoredObject(item["Key"], item["Size"], item["LastModified"].astimezone(dt.timezone.utc))
+
+    def delete_key(self, key: str) -> None:
+        with _storage_errors("delete"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def check(self) -> None:
         try:
-            self.client.head_bucket(Bucket=self.bucket)
+            self._check_client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
             raise StorageUnavailable(f"Bucket {self.bucket} is not reachable: {exc}") from exc

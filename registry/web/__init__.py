@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, request
-from flask_login import current_user
+from flask import Flask
 
 from ..services.web_sessions import WEB_SESSION_DAYS
 from ..state import state
@@ -19,13 +18,6 @@ from .security import SessionInterface, add_security_headers
 PAGES = (login, signup, account, pages, search, packages, users, password)
 
 
-def _load_viewer() -> None:
-    """Resolve the session cookie before the view runs: the loader commits the session's
-    last-seen time, which must not commit half of a view's own work."""
-    if request.blueprint in {module.bp.name for module in PAGES}:
-        current_user._get_current_object()
-
-
 def register_web(app: Flask) -> None:
     login.login_manager.init_app(app)
     app.session_interface = SessionInterface()
@@ -33,7 +25,6 @@ def register_web(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
     register_filters(app)
     app.context_processor(lambda: {"signup_enabled": state().settings.allow_signup})
-    app.before_request(_load_viewer)
     app.after_request(add_security_headers)
     for module in (blobs, *PAGES):
         app.register_blueprint(module.bp)

@@ -38,7 +38,7 @@ def change_password():
         user = accounts.change_password(viewer_context(), form.get("current", ""), form.get("password", ""),
                                         form.get("confirm", ""))
     except BadRequest as exc:
-        db_session().rollback()
+        db_session().rollback()  # the page below must not see the failed attempt
         return _page(exc.message, 400)
     sign_in(user)  # every session ended with the old password; this browser gets a new one
     flash("Your password was changed. Every other browser and client was signed out.")
@@ -50,7 +50,6 @@ def change_password():
 def revoke_token(token_id: int):
     check_csrf()
     accounts.revoke_token(viewer_context(), token_id)
-    db_session().commit()
     flash("The client was signed out.")
     return redirect(url_for("account.account"))
 
@@ -60,7 +59,6 @@ def revoke_token(token_id: int):
 def revoke_session(session_id: int):
     check_csrf()
     accounts.revoke_web_session(viewer_context(), session_id)
-    db_session().commit()
     if session_id == current_user.web_session_id:
         logout_user()
         return redirect(url_for("pages.home"))

@@ -1,34 +1,40 @@
-"""The local store's signed URLs (/blobs/OWNER/HASH): exactly what the quilt client needs of
-S3 (protocol.md 8.2-8.3), with the SHA-256 of every upload checked before it is kept."""
+"""The local store's signed URLs: exactly what the quilt client needs of S3 (protocol.md
+8.2-8.3), with the SHA-256 and the size of every upload checked before it is kept.
+
+`/blobs/OWNER/HASH` is a stored fragment (HEAD, GET, PUT); `/blobs/staging/OWNER/PUSHER/HASH`
+is where a pusher uploads its own copy of a fragment it may not reuse (HEAD, PUT).
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request, send_file
 
-from ..errors import BadRequest, Forbidden, NotFound
+from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..state import state
 from ..storage import LocalBlobStore
-from ..storage.base import OWNER_RE
+from ..storage.base import OWNER_RE, STAGING
 from ..tree import is_hash
 
 bp = Blueprint("blobs", __name__)
 
 
-def _authorised_path(owner: str, hash_: str, method: str):
+def _authorised(method: str, hash_: str, *owners: str) -> LocalBlobStore:
+    """The store, once the URL is ours: signed for this method, these names and hash, unexpired."""
     store = state().store
     if not isinstance(store, LocalBlobStore):
         raise NotFound("This registry stores blobs in S3")
-    if not OWNER_RE.match(owner) or not is_hash(hash_):
+    if not all(OWNER_RE.match(name) for name in owners) or not is_hash(hash_):
         raise NotFound("No such blob")
-    if request.args.get("m") != method or not store.verify(method, owner, hash_, request.args.get("e"),
+    signed_for = owners[0] if len(owners) == 1 else "/".join((STAGING, *owners))
+    if request.args.get("m") != method or not store.verify(method, signed_for, hash_, request.args.get("e"),
                                                            request.args.get("s")):
         raise Forbidden("The URL signature is invalid or has expired")
-    return store, store.path(owner, hash_)
+    return store
 
 
 @bp.route("/blobs/<owner>/<hash_>", methods=["GET", "HEAD"])
 def download(owner: str, hash_: str):
-    _, path = _authorised_path(owner, hash_, request.method)
+    path = _authorised(request.method, hash_, owner).path(owner, hash_)
     if not path.is_file():
         raise NotFound("No such blob")
     # send_file answers `Range: bytes=N-` with 206 and Content-Range, as S3 does.
@@ -40,8 +46,31 @@ def download(owner: str, hash_: str):
 
 @bp.put("/blobs/<owner>/<hash_>")
 def upload(owner: str, hash_: str):
-    store, _ = _authorised_path(owner, hash_, "PUT")
+    store = _authorised("PUT", hash_, owner)
+    store.write(owner, hash_, request.stream, _upload_limit())
+    return Response(status=200)
+
+
+@bp.route(f"/blobs/{STAGING}/<owner>/<pusher>/<hash_>", methods=["HEAD"])
+def staged(owner: str, pusher: str, hash_: str):
+    if not _authorised("HEAD", hash_, owner, pusher).staging_path(owner, pusher, hash_).is_file():
+        raise NotFound("No such blob")
+    return Response(status=200)
+
+
+@bp.put(f"/blobs/{STAGING}/<owner>/<pusher>/<hash_>")
+def upload_staged(owner: str, pusher: str, hash_: str):
+    store = _authorised("PUT", hash_, owner, pusher)
+    store.write_staged(owner, pusher, hash_, request.stream, _upload_limit())
+    return Response(status=200)
+
+
+def _upload_limit() -> int:
+    """The most bytes the store takes (it counts them again while streaming: a chunked body has
+    no Content-Length)."""
     if request.headers.get("Content-Encoding", "identity") not in ("", "identity"):
         raise BadRequest("Upload the raw bytes without Content-Encoding")
-    store.write(owner, hash_, request.stream)
-    return Response(status=200)
+    limit = state().settings.max_fragment_bytes
+    if (request.content_length or 0) > limit:
+        raise PayloadTooLarge(f"A fragment may be at most {limit} bytes")
+    return limit

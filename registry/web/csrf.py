@@ -16,5 +16,7 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     expected = session.get("csrf")
-    if not expected or not hmac.compare_digest(expected, request.form.get("csrf_token", "")):
+    submitted = request.form.get("csrf_token", "")
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500).
+    if not expected or not hmac.compare_digest(expected.encode(), submitted.encode("utf-8", "surrogatepass")):
         abort(400, "The form expired or did not come from this site. Reload the page and try again.")

@@ -1,8 +1,9 @@
-"""Jinja filters for sizes, times and hashes."""
+"""Jinja filters for sizes, times, hashes and shell words."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 
 from flask import Flask
 
@@ -36,4 +37,6 @@ def shorthash(value: str | None, length: int = 10) -> str:
 
 
 def register_filters(app: Flask) -> None:
-    app.jinja_env.filters.update(filesize=filesize, when=when, isotime=isotime, shorthash=shorthash)
+    # shell_quote: copy-and-paste command lines embed values a client chose (the Host header).
+    app.jinja_env.filters.update(filesize=filesize, when=when, isotime=isotime, shorthash=shorthash,
+                                 shell_quote=shlex.quote)

@@ -7,13 +7,15 @@ when the password changes or the account is disabled.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from ..api.context import base_url, db_session
 from ..models import User, WebSession
-from ..services import users, web_sessions
+from ..services import events, throttle, users, web_sessions
+from ..services.throttle import throttle_for
 from ..state import state
+from ..unit_of_work import DATABASE_UNAVAILABLE, discard_session
 from .csrf import check_csrf
 from .security import safe_next
 
@@ -35,17 +37,34 @@ class WebUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(secret: str):
-    found = web_sessions.resume_web_session(db_session(), secret)
-    db_session().commit()  # the last-seen time; runs before the view (see web/__init__.py)
+    # Also runs while an error page renders; with the database down that page shows a signed-out
+    # header rather than failing itself.
+    try:
+        found = web_sessions.resume_web_session(db_session(), secret)
+    except DATABASE_UNAVAILABLE:
+        discard_session()
+        return None
     return WebUser(found[0], found[1], secret) if found else None
 
 
 def sign_in(user: User) -> None:
     """Start a web session for `user` in this browser."""
     secret, row = web_sessions.start_web_session(db_session(), user, request.user_agent.string)
-    db_session().commit()
     session.permanent = True
     login_user(WebUser(user, row, secret))
+
+
+def _check_password(name: str, password: str) -> User | None:
+    """Throttled per account and address: counted before the check and given back on success,
+    so the limits count failures. A failure is an audit event, written in a transaction of its
+    own: this answer is a 401, whose unit of work rolls back."""
+    attempt = throttle_for(current_app).attempt(throttle.LOGIN, account=name, address=request.remote_addr)
+    user = users.authenticate(db_session(), name, password)
+    if user is None:
+        events.record_account_event(state().engine, events.LOGIN_FAILED, name, {"address": request.remote_addr})
+    else:
+        attempt.succeeded(within=db_session())
+    return user
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -54,8 +73,7 @@ def login():
     target = safe_next(request.values.get("next"))
     if request.method == "POST":
         check_csrf()
-        user = users.authenticate(db_session(), request.form.get("username", "").strip(),
-                                  request.form.get("password", ""))
+        user = _check_password(request.form.get("username", "").strip(), request.form.get("password", ""))
         if user is not None:
             sign_in(user)
             return redirect(target or url_for("login.login"))
@@ -64,9 +82,11 @@ def login():
         return render_template("login.html", error=error, next=target), 401 if error else 200
     if target:
         return redirect(target)
+    # Counted with the code, in this request's transaction: loading current_user may have written.
+    throttle_for(current_app).attempt(throttle.CODE, account=current_user.name, address=request.remote_addr,
+                                      within=db_session())
     user = db_session().get(User, current_user.user_id)
     code = state().tokens.issue_code(db_session(), user)
-    db_session().commit()
     minutes = state().settings.login_code_seconds // 60
     response = render_template("code.html", code=code, minutes=minutes, registry_url=base_url())
     # A fresh code on every view; none may linger in a cache.
@@ -78,6 +98,5 @@ def logout():
     check_csrf()
     if current_user.is_authenticated:
         web_sessions.end_web_session(db_session(), current_user.get_id())
-        db_session().commit()
     logout_user()
     return redirect(url_for("pages.home"))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
-from sqlalchemy import text
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from sqlalchemy.engine import Engine
 
 from .. import metrics
-from ..api.context import base_url, db_session
-from ..errors import RegistryError
-from ..services import listings
+from ..api.context import base_url
+from ..db import DatabaseTimeouts, make_engine
+from ..services import health, listings
 from ..state import state
 from .viewer import viewer_context
 
@@ -22,19 +22,35 @@ def home():
 
 @bp.get("/healthcheck")
 def healthcheck():
-    """200 `ok` only when the database and the blob store both answer."""
-    try:
-        db_session().execute(text("SELECT 1"))
-        state().store.check()
-    except RegistryError as exc:
-        return Response(f"unhealthy: {exc.message}\n", status=503, mimetype="text/plain")
-    except Exception as exc:  # noqa: BLE001 - any database failure means unhealthy
-        return Response(f"unhealthy: database: {type(exc).__name__}\n", status=503, mimetype="text/plain")
-    return Response("ok", mimetype="text/plain")
+    """200 only when the database and the blob store both answer, each within
+    REGISTRY_HEALTHCHECK_TIMEOUT; the JSON body names what is down."""
+    registry = state()
+    report = health.check(_health_engine(), registry.store, registry.settings.healthcheck_timeout)
+    response = jsonify(report)
+    if report["status"] != health.OK:
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+    return response
+
+
+def _health_engine() -> Engine:
+    """A connection per check with the check's own short timeouts, so a hung server or a pool
+    busy with hung requests cannot hold it (an embedded SQLite file needs none of that)."""
+    registry = state()
+    if registry.settings.is_embedded_database:
+        return registry.engine
+    engine = current_app.extensions.get("registry_health_engine")
+    if engine is None:
+        timeout = registry.settings.healthcheck_timeout
+        engine = make_engine(registry.settings.effective_database_url,
+                             DatabaseTimeouts(connect=timeout, read=timeout, write=timeout), pooled=False)
+        current_app.extensions["registry_health_engine"] = engine
+    return engine
 
 
 @bp.get("/metrics")
 def prometheus_metrics():
+    metrics.check_scraper(state().settings.metrics_token, request.remote_addr, request.headers.get("Authorization"))
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)
 

@@ -22,10 +22,9 @@ def set_password(token: str):
         try:
             users.set_password_with_token(db_session(), secret_key, token, request.form.get("password", ""),
                                           request.form.get("confirm", ""))
-            db_session().commit()
             return redirect(url_for("login.login"))
         except BadRequest as exc:
-            db_session().rollback()
+            db_session().rollback()  # the page below must not see the failed attempt
             error, status = exc.message, 400
     # A bad, expired or used link raises NotFound: the 404 page.
     user = users.user_for_password_token(db_session(), secret_key, token)

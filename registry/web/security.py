@@ -40,8 +40,11 @@ def add_security_headers(response: Response) -> Response:
 
 
 def safe_next(target: str | None) -> str | None:
-    """A path on this site to go to after signing in; anything else (another host) is ignored."""
+    """A path on this site to go to after signing in; anything else (another host, control
+    characters such as CR/LF that no Location header may carry) is ignored."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return None
     parts = urlsplit(target)
     return None if parts.scheme or parts.netloc else target

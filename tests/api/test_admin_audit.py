@@ -114,7 +114,7 @@ def test_user_audit_and_filters(registry, admin):
     ("since=yesterday", {"since": ["Not a valid number."]}),
     ("since=nan", {"since": ["Special numeric values (nan or infinity) are not permitted."]}),
     ("until=1e300", {"until": ["Must be greater than or equal to 0 and less than or equal to 253402300799."]}),
-    ("type=push", {"type": ["Must be one of: PUSH, INSTALL, PREVIEW, DELETE."]}),
+    ("type=push", {"type": ["Must be one of: PUSH, INSTALL, PREVIEW, DELETE, LOGIN_FAILED, TOKEN_REUSED."]}),
     ("order=asc", {"order": ["Unknown field."]}),
 ])
 def test_audit_query_errors(registry, admin, query, errors):

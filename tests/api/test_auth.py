@@ -87,11 +87,13 @@ def test_refresh_tokens_rotate(registry):
     second = exchange(registry, first["refresh_token"])
     assert second.status_code == 200
     assert second.get_json()["refresh_token"] != first["refresh_token"]
-    reused = exchange(registry, first["refresh_token"])
-    assert reused.status_code == 401
-    # The access token of a rotated-away refresh token stops working too.
+    # The access token of a rotated-away refresh token stops working; its successor's works.
     assert registry.api("GET", "/api/package/alice/", token=first["access_token"]).status_code == 401
     assert registry.api("GET", "/api/package/alice/", token=second.get_json()["access_token"]).status_code == 200
+    # Replaying the rotated-away token (tests/api/test_auth_hardening.py: reuse detection) ends the family.
+    reused = exchange(registry, first["refresh_token"])
+    assert (reused.status_code, reused.get_json()["message"]) == (401, "Token invalid.")
+    assert registry.api("GET", "/api/package/alice/", token=second.get_json()["access_token"]).status_code == 401
 
 
 def test_token_endpoint_errors_are_json(registry):
@@ -169,7 +171,8 @@ def test_unknown_routes_and_methods_answer_json(registry):
 
 def test_health_and_robots(registry):
     health = registry.client.get("/healthcheck")
-    assert (health.status_code, health.get_data(), health.mimetype) == (200, b"ok", "text/plain")
+    assert (health.status_code, health.mimetype) == (200, "application/json")
+    assert health.get_json() == {"status": "ok", "database": "ok", "storage": "ok"}
     assert registry.client.get("/robots.txt").get_data() == b"User-agent: *\nDisallow: /\n"
 
 
@@ -180,7 +183,10 @@ def test_healthcheck_fails_when_storage_does_not_answer(settings, tmp_path):
     blocked.write_text("x")
     app = create_app(Settings(**{**settings.__dict__, "data_dir": blocked}))
     response = app.test_client().get("/healthcheck")
-    assert response.status_code == 503 and response.get_data(as_text=True).startswith("unhealthy:")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    report = response.get_json()
+    assert (report["status"], report["database"]) == ("unavailable", "ok")
+    assert report["storage"] == "down: NotADirectoryError (20)"  # kinds only: the page is public, paths are not
     app.extensions["registry"].engine.dispose()
 
 

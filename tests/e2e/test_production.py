@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from registry import Settings
-from tests.conftest import MYSQL_SERVER, s3_settings
+from tests.conftest import MYSQL_SERVER, TEST_SECRET_KEY, s3_settings
 from tests.support.live_server import LiveRegistry, settings_env
 from tests.support.quilt_cli import QuiltClient
 
@@ -43,7 +43,7 @@ def registry_command(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_mariadb_seaweedfs_gunicorn_push_and_install(production_database, seaweedfs, s3_bucket, quilt_venv, tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", database_url=production_database, secret_key="prod-secret",
+    settings = Settings(data_dir=tmp_path / "data", database_url=production_database, secret_key=TEST_SECRET_KEY,
                         **{k: v for k, v in s3_settings(seaweedfs, s3_bucket).items() if not k.startswith("s3_access")
                            and not k.startswith("s3_secret")})
     # Credentials the standard boto3 way, as in the compose file.

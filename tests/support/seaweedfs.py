@@ -191,6 +191,13 @@ class SeaweedFS:
             for sock in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
                 sock.unlink(missing_ok=True)
 
+    def freeze(self) -> None:
+        """SIGSTOP every weed process: connections are still accepted, nothing answers (a hung S3)."""
+        os.killpg(self._proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self._proc.pid, signal.SIGCONT)
+
     def __enter__(self) -> "SeaweedFS":
         return self.start()
 

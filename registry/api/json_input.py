@@ -1,0 +1,104 @@
+"""JSON request bodies, parsed strictly and within bounds.
+
+`json.loads` on a hostile body can recurse until RecursionError (100,000 nested `[`), turn
+100 MiB of `[1,1,...` into gigabytes of Python objects, and accept lone surrogates (`"\\ud800"`)
+that crash any later UTF-8 encode. So before parsing, a cheap scan of the text's structure (in C,
+through regular expressions and str methods) checks the nesting depth and the number of values;
+after parsing, strings are checked for lone surrogates when the text could contain one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+
+from ..errors import BadRequest, PayloadTooLarge
+
+# A push tree of tree.MAX_DEPTH (64) folders nests two levels per folder ({"children": {name: node}}),
+# plus the body, the root and a file's metadata: 200 leaves room for 60-odd levels of metadata there.
+MAX_DEPTH = 200
+
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_WHOLE_STRINGS = re.compile(r'(?:[^"]+|"[^"\\]*(?:\\.[^"\\]*)*")*', re.DOTALL)
+WINDOW = 256 * 1024
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")  # depth is the same whichever the kind
+# json.loads turns an escaped surrogate pair into one code point; only lone halves stay surrogates.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def parse_json(body: bytes | bytearray, *, max_values: int) -> Any:
+    """The value of a UTF-8 JSON body; BadRequest when malformed or nested deeper than MAX_DEPTH,
+    PayloadTooLarge when it holds more than `max_values` values, counted as the commas, colons
+    and opening brackets outside strings (an upper bound on elements, keys and values)."""
+    try:
+        text = body.decode("utf-8")  # strict: json.loads(bytes) would let encoded surrogates through
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not valid UTF-8") from None
+    _check_structure(text, max_values)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadRequest("The request body is not valid JSON") from None
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise BadRequest("The request body holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text")
+    return value
+
+
+def _check_structure(text: str, max_values: int) -> None:
+    values = 0
+    brackets = bytearray()
+    for skeleton in _skeletons(text):
+        values += sum(skeleton.count(c) for c in ",:[{")
+        if values > max_values:
+            raise PayloadTooLarge(f"The request body holds more than {max_values} JSON values")
+        brackets += skeleton.encode().translate(_ONE_BRACKET_KIND, _NOT_BRACKETS)
+    if _deeper_than_max(bytes(brackets)):
+        raise BadRequest(f"The request body is nested deeper than {MAX_DEPTH} levels")
+
+
+def _skeletons(text: str) -> Iterator[str]:
+    """The text without its strings (commas and brackets in strings are not structure), in
+    pieces of about WINDOW characters: re.sub keeps every piece between two matches alive until
+    it joins them, so one sub over millions of short strings would cost gigabytes."""
+    position = 0
+    while position < len(text):
+        # Whole strings and the text between them, up to the window's end: a safe place to cut.
+        cut = _WHOLE_STRINGS.match(text, position, position + WINDOW).end()
+        if cut == position:  # one string longer than the window, or one that never ends
+            string = _STRING.match(text, position)
+            if string is None:
+                raise BadRequest("The request body is not valid JSON")
+            cut = string.end()
+        yield _STRING.sub("", text[position:cut])
+        position = cut
+
+
+def _deeper_than_max(brackets: bytes) -> bool:
+    """Peel the innermost pairs off, one level per pass (bytes.replace runs in C): a pair left
+    after MAX_DEPTH passes is deeper. Unbalanced brackets are left for json.loads to report."""
+    if b"[" * (MAX_DEPTH + 1) in brackets:
+        return True
+    for _ in range(MAX_DEPTH):
+        peeled = brackets.replace(b"[]", b"")
+        if len(peeled) == len(brackets):
+            return False
+        brackets = peeled
+    return b"[]" in brackets
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]  # the structure is bounded by _check_structure; no recursion
+    while stack:
+        current = stack.pop()
+        if isinstance(current, str):
+            if not current.isascii() and _SURROGATE.search(current):
+                return True
+        elif isinstance(current, dict):
+            stack.extend(current)
+            stack.extend(current.values())
+        elif isinstance(current, list):
+            stack.extend(current)
+    return False

@@ -1,0 +1,132 @@
+"""One unit of work per request, for the API and the pages alike.
+
+Every view runs inside `run_in_unit_of_work`: its session is committed when the view answers
+below 400 and rolled back otherwise, or when it raises, before anything else (error rendering,
+request logging) can touch it. Views and services never commit.
+
+Races between concurrent writers surface as database errors; the transaction is rolled back
+whole, so the view can simply run again on a fresh snapshot:
+- a deadlock or lock-wait timeout (MySQL 1213/1205, SQLite "database is locked") is retried a
+  few times, then answered 503 with Retry-After;
+- a unique-key conflict is retried too (the second run sees the other writer's row, so identical
+  concurrent requests all succeed), then answered 409.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from typing import Callable
+
+from flask import Flask, Response, g
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+from .errors import Conflict, ServiceBusy
+from .state import state
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 3
+# Lock waits are slow (each up to REGISTRY_DATABASE_LOCK_TIMEOUT): no new attempt after this long,
+# so a request stuck behind a hung lock holder still answers within ~10 s.
+RETRY_BUDGET_SECONDS = 5.0
+# MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout; both end (or roll back) the transaction.
+RETRYABLE_MYSQL_ERRORS = {1205, 1213}
+# The database is down, restarting or unreachable (after a lock conflict is ruled out): a 503.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+CONCURRENT_CHANGE = "Another request changed the same data at the same time; please retry."
+
+
+def db_session() -> Session:
+    """The request's session, opened on first use."""
+    if "db" not in g:
+        g.db = state().session_factory()
+    return g.db
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.orig, "args", (None,))[0]
+    return code in RETRYABLE_MYSQL_ERRORS or "database is locked" in str(exc.orig)
+
+
+def _rollback() -> None:
+    """Roll back, keeping the session (the caller's User row stays attached and reloads on the
+    next attempt); a session whose rollback fails too is discarded."""
+    session = g.get("db")
+    if session is None:
+        return
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - the database may be the thing that failed
+        discard_session()
+
+
+def discard_session() -> None:
+    """Roll back and close the request's session, if any; never raises (the database may be
+    the thing that failed). A later db_session() starts afresh."""
+    session = g.pop("db", None)
+    if session is None:
+        return
+    try:
+        session.rollback()
+        session.close()
+    except Exception:  # noqa: BLE001 - a dead connection is invalidated by the pool anyway
+        log.debug("rollback of a failed session failed", exc_info=True)
+
+
+def _status(result) -> int:
+    if isinstance(result, Response):
+        return result.status_code
+    if isinstance(result, tuple) and len(result) > 1 and isinstance(result[1], int):
+        return result[1]
+    return 200
+
+
+def run_in_unit_of_work(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        started = time.monotonic()
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                result = view(*args, **kwargs)
+                session = g.get("db")
+                if session is not None:
+                    if _status(result) < 400:
+                        session.commit()
+                    else:
+                        session.rollback()
+                return result
+            except BaseException as exc:
+                _rollback()
+                retryable = isinstance(exc, IntegrityError) or is_lock_conflict(exc)
+                if not retryable:
+                    raise
+                if attempt == ATTEMPTS or time.monotonic() - started > RETRY_BUDGET_SECONDS:
+                    log.warning("gave up after %d attempts: %s", attempt, getattr(exc, "orig", exc))
+                    if isinstance(exc, IntegrityError):
+                        raise Conflict(CONCURRENT_CHANGE) from exc
+                    raise ServiceBusy(CONCURRENT_CHANGE, retry_after=1) from exc
+                # Short, jittered pauses so the writers that collided do not collide again.
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+def init_unit_of_work(app: Flask) -> None:
+    """Wrap every registered view; call once all blueprints are registered."""
+    for endpoint, view in list(app.view_functions.items()):
+        if endpoint != "static":
+            app.view_functions[endpoint] = run_in_unit_of_work(view)
+
+    @app.teardown_appcontext
+    def _close_session(_exc):
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()

@@ -1,0 +1,57 @@
+"""registry.api.json_input, the bounded parser behind every /api JSON body (no database needed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from registry.api.json_input import MAX_DEPTH, WINDOW, parse_json
+from registry.errors import BadRequest, PayloadTooLarge
+
+
+def parse(text: str, max_values: int = 1000):
+    return parse_json(text.encode(), max_values=max_values)
+
+
+def test_values_are_counted_outside_strings_only():
+    # Two commas, one colon, three opening brackets.
+    assert parse('[1, 2, {"a": [3]}]', max_values=6) == [1, 2, {"a": [3]}]
+    with pytest.raises(PayloadTooLarge, match="more than 5 JSON values"):
+        parse('[1, 2, {"a": [3]}]', max_values=5)
+    assert parse('["a,b:c[d{e", "\\",[{"]', max_values=2) == ["a,b:c[d{e", '",[{']
+
+
+def test_depth_is_exact_whichever_the_bracket_kind():
+    at_limit = '{"a":[' * (MAX_DEPTH // 2) + "1" + "]}" * (MAX_DEPTH // 2)
+    assert parse(at_limit, max_values=10**6) is not None
+    for too_deep in ("[" + at_limit + "]", "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1),
+                     "[" * 100_000 + "]" * 100_000):
+        with pytest.raises(BadRequest, match=f"nested deeper than {MAX_DEPTH} levels"):
+            parse(too_deep, max_values=10**6)
+    # Many shallow siblings are not deep.
+    assert len(parse("[" + ",".join(["[[]]"] * 10_000) + "]", max_values=10**6)) == 10_000
+
+
+def test_strings_across_and_beyond_the_scan_window():
+    # A string that straddles a window boundary, one longer than the window, commas inside both.
+    straddling = [("x" * (WINDOW - 10)), "a,b,c,[,{," * 10, "y" * (3 * WINDOW) + ",[{"]
+    text = json.dumps(straddling)
+    assert parse(text, max_values=3) == straddling
+    with pytest.raises(BadRequest, match="not valid JSON"):
+        parse('["ok", "never ends' + "z" * (2 * WINDOW))
+
+
+def test_malformed_bodies_are_bad_requests():
+    for text in ("{nope", "[1,]", "1" * 5000, '"\\x"', "[1] [2]"):
+        with pytest.raises(BadRequest, match="not valid JSON"):
+            parse(text)
+    with pytest.raises(BadRequest, match="not valid UTF-8"):
+        parse_json(b'["\xed\xa0\x80"]', max_values=10)  # UTF-8 for a surrogate is not UTF-8
+
+
+def test_lone_surrogates_are_refused_pairs_and_escaped_backslashes_are_not():
+    for text in ('["\\ud800"]', '{"\\udfff": 1}', '["ok", {"a": ["x\\uDBFFy"]}]', '["\\ude00\\ud83d"]'):
+        with pytest.raises(BadRequest, match="lone UTF-16 surrogate"):
+            parse(text)
+    assert parse('["\\ud83d\\ude00", "\\\\ud800"]') == ["\U0001F600", "\\ud800"]

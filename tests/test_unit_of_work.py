@@ -1,0 +1,78 @@
+"""The request boundary: one unit of work per request, committed on success and rolled back on
+any error; lock conflicts retried a bounded number of times, then a JSON 503 with Retry-After."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+import pytest
+from sqlalchemy import text
+
+from registry import create_app
+from registry.db import make_engine
+from tests.helpers import TestRegistry
+
+
+@pytest.fixture
+def quick_locks(settings):
+    """The registry with a one-second lock wait, and alice's package with two instances."""
+    app = create_app(dataclasses.replace(settings, database_lock_timeout=1))
+    registry = TestRegistry(app)
+    registry.create_user("alice")
+    token = registry.token("alice")
+    first, _ = registry.push(token, "alice", "pkg", {"a.txt": b"1"})
+    second, second_hash = registry.push(token, "alice", "pkg", {"a.txt": b"2"})
+    assert first.status_code == second.status_code == 200
+    yield registry, token, second_hash
+    app.extensions["registry"].engine.dispose()
+
+
+def _hold_write_lock(connection) -> None:
+    """Another writer holding the package: a row lock on MySQL, the database's write lock on SQLite."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.execute(text("SELECT id FROM package FOR UPDATE"))
+
+
+def test_a_lock_held_too_long_is_a_503_with_retry_after_then_works_again(quick_locks, settings):
+    registry, token, target = quick_locks
+    engine = make_engine(settings.effective_database_url)
+    connection = engine.connect()
+    try:
+        if connection.dialect.name == "sqlite":
+            connection.detach()  # the driver's own transaction handling must not start one first
+        _hold_write_lock(connection)
+        started = time.monotonic()
+        busy = registry.api("PUT", "/api/tag/alice/pkg/stable", token=token, body={"hash": target})
+        waited = time.monotonic() - started
+    finally:
+        connection.rollback() if connection.dialect.name != "sqlite" else connection.exec_driver_sql("ROLLBACK")
+        connection.close()
+        engine.dispose()
+    assert busy.status_code == 503
+    assert busy.get_json() == {"message": "Another request changed the same data at the same time; please retry.",
+                               "code": "busy", "status": 503}
+    assert busy.headers["Retry-After"] == "1"
+    assert 1 <= waited < 10  # a bounded number of one-second waits
+    again = registry.api("PUT", "/api/tag/alice/pkg/stable", token=token, body={"hash": target})
+    assert again.status_code == 200
+
+
+def test_request_log_names_the_user_after_a_failed_write(quick_locks):
+    """The log line is written after the rollback and must not reload the expired user."""
+    registry, token, _ = quick_locks
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    request_log = logging.getLogger("registry.requests")
+    request_log.addHandler(handler)
+    try:
+        response = registry.api("PUT", "/api/tag/alice/pkg/stable", token=token, body={"hash": "0" * 64})
+    finally:
+        request_log.removeHandler(handler)
+    assert response.status_code == 404
+    fields = [r.fields for r in records if r.fields["path"] == "/api/tag/alice/pkg/stable"]
+    assert fields and fields[-1]["user"] == "alice" and fields[-1]["status"] == 404
