@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api.bodies import ApiBodyMiddleware
     from .request_log import init_request_log
     from .db import DatabaseTimeouts, make_engine, make_session_factory
-    from .secrets import resolve_secret_key
+    from .secrets import make_private_database_file, resolve_secret_key
     from .services.tokens import TokenService
     from .state import RegistryState
     from .storage import make_store
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
+    make_private_database_file(settings)  # before SQLite creates it world-readable
     engine = make_engine(settings.effective_database_url, DatabaseTimeouts.from_settings(settings))
     app.extensions["registry"] = RegistryState(
         settings=settings, engine=engine, session_factory=make_session_factory(engine),

@@ -54,8 +54,6 @@ def resolve_secret_key(settings: Settings) -> str:
     """REGISTRY_SECRET_KEY, or for the embedded default one generated on first start and kept in
     the data directory (so restarts keep everyone signed in). Production must set it: every
     host behind a load balancer needs the same key."""
-    if settings.is_embedded_database:
-        make_private_database_file(settings)
     if settings.secret_key:
         check_secret_key(settings.secret_key)
         return settings.secret_key
@@ -79,6 +77,8 @@ def make_private_database_file(settings: Settings) -> None:
     file 0600 before SQLite opens it (SQLite would make it 0644, readable by every local user:
     password and token hashes, private packages; its -wal and -shm files take the file's mode).
     Existing files and folders are left as they are: an operator may have chosen their modes."""
+    if not settings.is_embedded_database:
+        return
     database = make_url(settings.effective_database_url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         path = Path(database)
