@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api import register_api
     from .api.context import init_request_handling
     from .api.errors import register_error_handlers
-    from .api.bodies import ApiBodyMiddleware
+    from .api.bodies import BoundedBodyMiddleware
     from .request_log import init_request_log
     from .db import DatabaseTimeouts, make_engine, make_session_factory
     from .secrets import make_private_database_file, resolve_secret_key
@@ -51,5 +51,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_api(app)
     register_web(app)
     init_unit_of_work(app)  # after every blueprint: it wraps each view
-    app.wsgi_app = ApiBodyMiddleware(app.wsgi_app, settings)
+    app.wsgi_app = BoundedBodyMiddleware(app.wsgi_app, settings)
     return app

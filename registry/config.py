@@ -40,6 +40,7 @@ class Settings:
     s3_access_key_id: str = ""
     s3_secret_access_key: str = dataclasses.field(default="", repr=False)
     s3_create_bucket: bool = False
+    s3_signed_checksums: bool = True  # PUT URLs sign the fragment's SHA-256 as a query parameter: S3 refuses other bytes
     # A hung dependency costs a request a few seconds, not minutes: every S3 call and database
     # statement gives up after these, and the request answers 503 (seconds unless noted).
     s3_connect_timeout: int = 3  # to open a connection to S3
@@ -69,6 +70,7 @@ class Settings:
     max_request_bytes: int = 100 * 1024 * 1024  # decompressed push bodies, as the original
     # Every other /api body (get_objects with 100,000 hashes, as the quilt client sends them, is ~7 MB).
     max_small_request_bytes: int = 8 * 1024 * 1024
+    max_page_request_bytes: int = 256 * 1024  # form posts to pages (sign-in, sign-up, account)
     # JSON values in a push body (100,000 fragments hold ~1.7 M) and in any other body, counted as
     # commas, colons and opening brackets: this, not the byte cap, bounds the memory a parsed body
     # takes (at most ~60 bytes a value).

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from .errors import BadRequest, NotFound
 
-HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would also match before a trailing newline
 MAX_DEPTH = 64
 MAX_NAME_LENGTH = 255
 

@@ -36,8 +36,12 @@ ATTEMPTS = 3
 RETRY_BUDGET_SECONDS = 5.0
 # MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout; both end (or roll back) the transaction.
 RETRYABLE_MYSQL_ERRORS = {1205, 1213}
-# The database is down, restarting or unreachable (after a lock conflict is ruled out): a 503.
+# The kinds of error a database that is down, restarting or unreachable raises; which of them
+# really mean that is decided by is_database_unavailable.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+# MySQL/MariaDB client and server codes of an unreachable, lost or shutting-down server.
+UNAVAILABLE_MYSQL_ERRORS = {1040, 1053, 1927, 2002, 2003, 2005, 2006, 2013, 2055}
+UNAVAILABLE_SQLITE_MESSAGES = ("database is locked", "unable to open database file", "disk I/O error")
 CONCURRENT_CHANGE = "Another request changed the same data at the same time; please retry."
 
 
@@ -53,6 +57,16 @@ def is_lock_conflict(exc: BaseException) -> bool:
         return False
     code = getattr(exc.orig, "args", (None,))[0]
     return code in RETRYABLE_MYSQL_ERRORS or "database is locked" in str(exc.orig)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A 503 (come back soon), as opposed to a bug or a statement the database refused (a 500)."""
+    if isinstance(exc, (PoolTimeout, InterfaceError)) or getattr(exc, "connection_invalidated", False):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    code = getattr(exc.orig, "args", (None,))[0]
+    return code in UNAVAILABLE_MYSQL_ERRORS or any(m in str(exc.orig) for m in UNAVAILABLE_SQLITE_MESSAGES)
 
 
 def _rollback() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import text
 
 from registry import create_app
 from registry.db import make_engine
-from tests.helpers import TestRegistry
+from tests.helpers import TestRegistry, build_tree
 
 
 @pytest.fixture
@@ -76,3 +77,51 @@ def test_request_log_names_the_user_after_a_failed_write(quick_locks):
     assert response.status_code == 404
     fields = [r.fields for r in records if r.fields["path"] == "/api/tag/alice/pkg/stable"]
     assert fields and fields[-1]["user"] == "alice" and fields[-1]["status"] == 404
+
+
+def test_a_retried_push_still_finds_the_copies_it_staged(settings):
+    """bob pushes to alice's team package, so his fragments are staged and verified before the
+    package lock; the lock is held elsewhere past the lock timeout, so the first attempt is
+    rolled back and run again, and must find his staged copies once more."""
+    app = create_app(dataclasses.replace(settings, database_lock_timeout=1))
+    registry = TestRegistry(app)
+    for name in ("alice", "bob"):
+        registry.create_user(name)
+    alice, bob = registry.token("alice"), registry.token("bob")
+    assert registry.push(alice, "alice", "team", {"a.txt": b"alice"}, is_team=True)[0].status_code == 200
+    contents, blobs = build_tree({"b.txt": b"bob's own bytes"})
+    top_hash = registry.tophash(contents)
+    url = f"/api/package/alice/team/{top_hash}"
+    body = {"dry_run": True, "is_public": False, "is_team": False, "description": "", "contents": contents, "sizes": {}}
+    for digest, urls in registry.api("PUT", url, token=bob, body=body, compress=True).get_json()["upload_urls"].items():
+        assert registry.transfer("HEAD", urls["head"])[0] == 404
+        assert registry.transfer("PUT", urls["put"], data=blobs[digest])[0] == 200
+    body.update(dry_run=False, sizes={d: len(b) for d, b in blobs.items()})
+
+    engine = make_engine(settings.effective_database_url)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_for_a_while():
+        connection = engine.connect()
+        if connection.dialect.name == "sqlite":
+            connection.detach()
+        _hold_write_lock(connection)
+        held.set()
+        release.wait(1.6)
+        connection.rollback() if connection.dialect.name != "sqlite" else connection.exec_driver_sql("ROLLBACK")
+        connection.close()
+
+    holder = threading.Thread(target=hold_for_a_while)
+    holder.start()
+    try:
+        held.wait(10)
+        pushed = registry.api("PUT", url, token=bob, body=body, compress=True)
+    finally:
+        release.set()
+        holder.join()
+        engine.dispose()
+    assert pushed.status_code == 200, pushed.get_json()
+    installed = registry.api("GET", url, token=alice).get_json()
+    (digest, data), = blobs.items()
+    assert registry.download(installed["urls"][digest], len(data)) == data
+    app.extensions["registry"].engine.dispose()

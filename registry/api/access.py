@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..services import access
-from .context import db_session, service_context
+from .context import service_context
 
 bp = Blueprint("access", __name__, url_prefix="/api")
 

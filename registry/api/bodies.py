@@ -1,4 +1,4 @@
-"""Request bodies under /api, counted as they stream (protocol.md 3.2: the quilt client gzips push bodies).
+"""Request bodies, counted as they stream (protocol.md 3.2: the quilt client gzips push bodies).
 
 The body is never read whole before the cap is checked: `wsgi.input` is replaced by a stream
 that reads the client's bytes in bounded chunks, inflates gzip as it goes, and raises
@@ -29,22 +29,29 @@ class BodyLimits:
     max_values: int  # JSON values, counted before parsing (registry.api.json_input)
 
 
-class ApiBodyMiddleware:
-    """Puts a BoundedBody in place of `wsgi.input` for every /api request, and the limits that
-    apply to it in `environ[LIMITS_KEY]` (json_body reads the value cap there)."""
+class BoundedBodyMiddleware:
+    """Puts a BoundedBody in place of `wsgi.input` for every request but fragment uploads (the
+    local store caps those itself, at REGISTRY_MAX_FRAGMENT_BYTES), and the limits that apply to
+    it in `environ[LIMITS_KEY]` (json_body reads the value cap there). Pages get the page cap:
+    their forms are a few fields, and werkzeug reads a form body whole."""
 
     def __init__(self, app, settings: Settings):
         self.app = app
         self.push_limits = BodyLimits(settings.max_request_bytes, settings.max_request_values)
         self.small_limits = BodyLimits(settings.max_small_request_bytes, settings.max_small_request_values)
+        self.page_limits = BodyLimits(settings.max_page_request_bytes, 0)
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if not path.startswith("/api/"):
+        if path.startswith("/blobs/"):
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET").upper()
-        is_push = any(method == m and path.startswith(prefix) for m, prefix in PUSH_ROUTES)
-        limits = self.push_limits if is_push else self.small_limits
+        if not path.startswith("/api/"):
+            limits = self.page_limits
+        elif any(method == m and path.startswith(prefix) for m, prefix in PUSH_ROUTES):
+            limits = self.push_limits
+        else:
+            limits = self.small_limits
         try:
             environ["wsgi.input"] = _body_stream(environ, limits.max_bytes)
         except RegistryError as exc:
@@ -56,7 +63,7 @@ class ApiBodyMiddleware:
 
 def _body_stream(environ, limit: int) -> "BoundedBody":
     raw_length = environ.get("CONTENT_LENGTH", "").strip()
-    if raw_length and not raw_length.isdigit():
+    if raw_length and not (raw_length.isascii() and raw_length.isdigit()):  # "²" is a digit to Python
         raise BadRequest("Invalid Content-Length")
     length = int(raw_length) if raw_length else None
     if length is not None and length > limit:

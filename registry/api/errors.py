@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import metrics
 from ..errors import BadRequest, Conflict, RegistryError
-from ..unit_of_work import CONCURRENT_CHANGE, DATABASE_UNAVAILABLE, discard_session
+from ..unit_of_work import CONCURRENT_CHANGE, DATABASE_UNAVAILABLE, discard_session, is_database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(409, CONCURRENT_CHANGE, Conflict.code)
 
     def _database_unavailable(exc: Exception):
+        if not is_database_unavailable(exc):
+            return _unexpected(exc)  # a statement the database refused is a bug, not an outage
         # Lost connections, timeouts, a server restarting: the request's work was rolled back.
         log.error("database unavailable on %s %s: %s", request.method, request.path, getattr(exc, "orig", exc))
         return error_response(503, "The database is not available right now; please retry.",

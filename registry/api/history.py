@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify
 
 from ..schemas.packages import CommentSchema
 from ..services import comments, history, permissions, timeseries
-from .context import db_session, json_body, service_context
+from .context import json_body, service_context
 
 bp = Blueprint("history", __name__, url_prefix="/api")
 

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from ..errors import UnsupportedMediaType
 from ..schemas.packages import PushSchema
 from ..services import packages, permissions, push
-from .context import db_session, json_body, service_context
+from .context import json_body, service_context
 
 bp = Blueprint("packages", __name__, url_prefix="/api")
 

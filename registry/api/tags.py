@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify
 
 from ..schemas.packages import TagSchema
 from ..services import permissions, tags
-from .context import db_session, json_body, service_context
+from .context import json_body, service_context
 
 bp = Blueprint("tags", __name__, url_prefix="/api")
 

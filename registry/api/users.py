@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..schemas.users import CreateUserSchema, UsernameSchema
 from ..services import admin
-from .context import db_session, json_body, service_context
+from .context import json_body, service_context
 
 bp = Blueprint("users", __name__, url_prefix="/api/users")
 

@@ -53,8 +53,9 @@ def link_blobs(session: Session, instance_id: int, owner: str, sizes: dict[str, 
     """Create blob rows for the fragments in `sizes` that are not `known` yet, and link all of
     them to the instance."""
     now = utcnow()
-    _insert_missing(session, [{"owner": owner, "hash": h, "size": s, "created_at": now, "touched_at": now}
-                              for h, s in sizes.items() if h not in known])
+    # In hash order: concurrent pushes then take the unique-key locks in the same order (no deadlock).
+    _insert_missing(session, [{"owner": owner, "hash": h, "size": sizes[h], "created_at": now, "touched_at": now}
+                              for h in sorted(sizes) if h not in known])
     for chunk in chunked(sorted(sizes)):
         ids = session.scalars(select(Blob.id).where(Blob.owner == owner, Blob.hash.in_(chunk))).all()
         if ids:

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from ..db import epoch
 from ..errors import NotFound
 from ..models import Blob, Instance, Package, Version
-from ..tree import GROUP, is_hash
+from ..tree import GROUP
 from . import access, blobs, history, permissions, rendering, tags, versions
 from .context import Context
+from .instances import find_instance
 from .packages import hash_not_found
 from .push import decode_contents
 from .readme import PREVIEW_BYTES
@@ -72,9 +73,8 @@ def package_page(ctx: Context, owner: str, name: str, *, top_hash: str | None = 
 def _select_instance(ctx: Context, package: Package, top_hash: str | None, tag: str | None,
                      version: str | None) -> tuple[Instance, dict]:
     if top_hash is not None:
-        instance = is_hash(top_hash) and ctx.session.scalar(
-            select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
-        if not instance:
+        instance = find_instance(ctx.session, package.id, top_hash)
+        if instance is None:
             raise hash_not_found()
         return instance, {"kind": "hash", "value": top_hash}
     if version is not None:

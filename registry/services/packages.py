@@ -13,6 +13,7 @@ from ..errors import BadRequest, NotFound
 from ..models import Access, Blob, Instance, InstanceBlob, Log, Package
 from . import blobs, permissions, tags, versions
 from .context import Context
+from .instances import find_instance
 from .events import DELETE, INSTALL, PREVIEW, record_event
 from .push import decode_contents
 
@@ -41,8 +42,7 @@ def parse_subpath(value: str) -> list[str]:
 def _readable_instance(ctx: Context, owner: str, name: str, top_hash: str) -> tuple[Package, Instance]:
     """Package and instance, or the same 404 whether the package, the hash or the right to read is missing."""
     package = permissions.find_readable(ctx, owner, name)
-    instance = package and ctx.session.scalar(
-        select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
+    instance = package and find_instance(ctx.session, package.id, top_hash)
     if instance is None:
         raise hash_not_found()
     return package, instance

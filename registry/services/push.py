@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from .. import names, tree
 from ..db import utcnow
@@ -15,7 +16,10 @@ from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..models import Access, Instance, Log, Package
 from . import blobs, permissions, readme, tags
 from .context import Context
+from .instances import find_instance
 from .events import PUSH, record_event
+
+log = logging.getLogger(__name__)
 
 MISSING_LIST_LIMIT = 10  # hashes named in an error message
 MISSING_DETAIL_LIMIT = 50  # hashes listed in an error's detail: the answer stays a few KB
@@ -55,6 +59,8 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
     package = _writable_package(ctx, owner, name, request)
     if request.dry_run:
         return {"upload_urls": _upload_urls(ctx, owner, hashes)}
+    _check_fragments_stored(ctx, owner, request.sizes)
+    package = _locked(ctx, package)
     return _commit_push(ctx, package, owner, name, top_hash, request.contents, request.sizes, request)
 
 
@@ -70,14 +76,16 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
     if not request.dry_run and set(request.sizes) != hashes:
         raise BadRequest("Sizes don't match the hashes")
     package = _writable_package(ctx, owner, name, request)
-    base, base_sizes = _latest_tree(ctx, package)
-    merged = _graft(base, subpath, request.contents)  # on the dry run too: a bad path fails early
     if request.dry_run:
+        _graft(_latest_tree(ctx, package)[0], subpath, request.contents)  # a bad path fails early
         return {"upload_urls": _upload_urls(ctx, owner, hashes)}
+    _check_fragments_stored(ctx, owner, request.sizes)
+    package = _locked(ctx, package)  # before reading `latest`: concurrent merges must not lose one
+    base, base_sizes = _latest_tree(ctx, package)
+    merged = _graft(base, subpath, request.contents)
     known = {**base_sizes, **request.sizes}
     sizes = {h: known[h] for h in tree.object_hashes(merged)}  # what the replaced subtree held is gone
-    return _commit_push(ctx, package, owner, name, tree.tophash(merged), merged, sizes, request,
-                        new_sizes=request.sizes)
+    return _commit_push(ctx, package, owner, name, tree.tophash(merged), merged, sizes, request)
 
 
 def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
@@ -86,9 +94,9 @@ def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
 
 
 def _writable_package(ctx: Context, owner: str, name: str, request: PushRequest) -> Package | None:
-    """The existing package, locked for the push; None when the push creates it."""
+    """The existing package the caller may push to (not locked yet); None when the push creates it."""
     permissions.require_user(ctx.actor)
-    package = permissions.find_readable(ctx, owner, name, for_update=not request.dry_run)
+    package = permissions.find_readable(ctx, owner, name)
     if package is None:
         if ctx.actor.name != owner:
             # Missing, or private to others: the same answer, so nothing leaks.
@@ -96,13 +104,25 @@ def _writable_package(ctx: Context, owner: str, name: str, request: PushRequest)
         clash = ctx.session.scalar(select(Package).where(Package.folded_handle == _folded(owner, name)))
         if clash is not None and clash.handle == f"{owner}/{name}":
             # Created by a concurrent first push since the lookup above: push into it.
-            package = permissions.find_readable(ctx, owner, name, for_update=not request.dry_run)
+            package = permissions.find_readable(ctx, owner, name)
         if package is None and clash is not None:
             raise Forbidden(f"Package already exists: {clash.handle}")
         if package is None:
             return None
     permissions.check_push(ctx, package, is_public=request.is_public, is_team=request.is_team)
     return package
+
+
+def _locked(ctx: Context, package: Package | None) -> Package | None:
+    """Lock the package row for the rest of the push. Storage is checked (and staged copies
+    verified, which on S3 reads them) before this, so other writers of the package do not wait
+    for storage; a first push locks nothing (the unique keys settle a concurrent one)."""
+    if package is None:
+        return None
+    locked = ctx.session.scalars(select(Package).where(Package.id == package.id).with_for_update()).one_or_none()
+    if locked is None:  # deleted since it was read
+        raise permissions.package_not_found(ctx.actor, package.owner, package.name)
+    return locked
 
 
 def _folded(owner: str, name: str) -> str:
@@ -133,8 +153,8 @@ def _upload_urls(ctx: Context, owner: str, hashes: set[str]) -> dict[str, dict[s
 
 
 def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,
-                 sizes: dict[str, int], request: PushRequest, new_sizes: dict[str, int] | None = None) -> dict:
-    _check_fragments_stored(ctx, owner, sizes if new_sizes is None else new_sizes)
+                 sizes: dict[str, int], request: PushRequest) -> dict:
+    """Write everything of the push; every fragment was checked by `_check_fragments_stored`."""
     known = blobs.known_sizes(ctx.session, owner, sizes)
     if package is None:
         package = _create_package(ctx, owner, name, request)
@@ -180,7 +200,21 @@ def _accept_staged(ctx: Context, owner: str, pusher: str, hashes: list[str]) -> 
         return {}
     # Reading each staged fragment back (S3) is I/O-bound: a few at once, each in bounded chunks.
     with ThreadPoolExecutor(max_workers=STAGED_VERIFY_THREADS) as pool:
-        return dict(zip(hashes, pool.map(lambda h: ctx.store.accept_staged(owner, pusher, h), hashes)))
+        accepted = dict(zip(hashes, pool.map(lambda h: ctx.store.accept_staged(owner, pusher, h), hashes)))
+    # The staged copies go once the push is committed: if this attempt is rolled back and run
+    # again (a lock conflict), they are still there to be accepted again; if it fails for good,
+    # gc removes them after the grace period.
+    placed = [h for h, ok in accepted.items() if ok]
+
+    def discard(_session) -> None:
+        try:
+            for hash_ in placed:
+                ctx.store.discard_staged(owner, pusher, hash_)
+        except Exception:  # noqa: BLE001 - the push is committed; gc removes what is left
+            log.warning("could not remove staged copies of %s's push to %s", pusher, owner, exc_info=True)
+
+    event.listen(ctx.session, "after_commit", discard, once=True)
+    return accepted
 
 
 def _shown(hashes: list[str]) -> str:
@@ -203,7 +237,7 @@ def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -
 def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict, sizes: dict[str, int],
                    known: dict[str, int]) -> Instance:
     now = utcnow()
-    instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
+    instance = find_instance(ctx.session, package.id, top_hash)
     if instance is not None:
         # Same tophash again: the tree is immutable; only record who pushed it last.
         instance.updated_at, instance.updated_by = now, ctx.actor.name

@@ -21,6 +21,7 @@ from .packages import README_PREVIEW_CHARS, summarize
 from .tags import LATEST
 
 MAX_WORDS = 10
+MAX_WORD_CHARS = 256  # longer than any name or word worth finding; LIKE patterns have limits
 MAX_LIMIT = 1000
 MAX_OFFSET = 10**9  # far past any real result list, far below the databases' integer limits
 MAX_CURSOR_CHARS = 64
@@ -56,6 +57,8 @@ def search(ctx: Context, query: str, *, limit: int = MAX_LIMIT, cursor: str | No
     words = [w.lower() for w in query.split()]
     if len(words) > MAX_WORDS:
         raise BadRequest(f"Too many search terms (max is {MAX_WORDS})")
+    if any(len(word) > MAX_WORD_CHARS for word in words):
+        raise BadRequest(f"Search terms are at most {MAX_WORD_CHARS} characters")
     if not 1 <= limit <= MAX_LIMIT:
         raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
     offset = decode_cursor(cursor)

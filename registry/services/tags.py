@@ -10,6 +10,7 @@ from ..errors import Conflict, NotFound
 from ..models import Instance, Package, Tag
 from . import permissions
 from .context import Context
+from .instances import find_instance
 
 LATEST = "latest"
 UNSET = object()
@@ -55,7 +56,7 @@ def set_tag(ctx: Context, owner: str, name: str, tag_name: str, top_hash: str, e
     names.check_tag_name(tag_name)
     package = permissions.readable_package(ctx, owner, name, for_update=True)
     permissions.check_tag_write(ctx, package)
-    instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
+    instance = find_instance(ctx.session, package.id, top_hash)
     if instance is None:
         raise NotFound("Package hash does not exist")
     if expected_hash is UNSET:

@@ -12,6 +12,7 @@ from ..errors import Conflict, NotFound
 from ..models import Instance, Version
 from . import permissions
 from .context import Context
+from .instances import find_instance
 
 
 def normalise(version: str) -> str:
@@ -45,7 +46,7 @@ def add_version(ctx: Context, owner: str, name: str, version: str, top_hash: str
     package = permissions.readable_package(ctx, owner, name, for_update=True)
     permissions.require_owner(ctx, package, "Only the package owner can create versions")
     normalised, written = names.parse_version(version)
-    instance = ctx.session.scalar(select(Instance).where(Instance.package_id == package.id, Instance.hash == top_hash))
+    instance = find_instance(ctx.session, package.id, top_hash)
     if instance is None:
         raise NotFound("Package hash does not exist")
     if ctx.session.get(Version, (package.id, normalised)) is not None:

@@ -18,7 +18,8 @@ def make_store(settings: Settings, secret_key: str) -> BlobStore:
                             access_key_id=settings.s3_access_key_id,
                             secret_access_key=settings.s3_secret_access_key,
                             connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
-                            max_attempts=settings.s3_max_attempts, check_timeout=settings.healthcheck_timeout)
+                            max_attempts=settings.s3_max_attempts, check_timeout=settings.healthcheck_timeout,
+                            signed_checksums=settings.s3_signed_checksums)
         if settings.s3_create_bucket:
             store.create_bucket()
         return store

@@ -74,9 +74,13 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     def accept_staged(self, owner: str, pusher: str, hash_: str) -> bool:
-        """Verify a staged fragment's SHA-256 and move it to `objs/OWNER/HASH`, or drop it when
-        that is stored already (a stored fragment is never replaced). False, and the staged copy
-        is gone, when its bytes are not the hash."""
+        """Verify a staged fragment's SHA-256 and copy it to `objs/OWNER/HASH` unless that is
+        stored already (a stored fragment is never replaced). The staged copy stays until
+        `discard_staged` (the push removes it once committed). False, and the staged copy is
+        gone, when its bytes are not the hash."""
+
+    def discard_staged(self, owner: str, pusher: str, hash_: str) -> None:
+        self.delete_key(staging_key(owner, pusher, hash_))
 
     @abc.abstractmethod
     def list_objects(self, area: str) -> Iterator[StoredObject]:

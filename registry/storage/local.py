@@ -148,8 +148,16 @@ class LocalBlobStore(BlobStore):
             entries = list(os.scandir(self.root / STAGING / owner / pusher))
         except FileNotFoundError:
             return {}
-        return {entry.name: entry.stat().st_size for entry in entries
-                if not entry.name.startswith(TEMP_PREFIX) and entry.is_file()}
+        sizes = {}
+        for entry in entries:
+            if entry.name.startswith(TEMP_PREFIX):
+                continue
+            try:
+                if entry.is_file():
+                    sizes[entry.name] = entry.stat().st_size
+            except FileNotFoundError:  # accepted by another request or collected by gc meanwhile
+                continue
+        return sizes
 
     def accept_staged(self, owner: str, pusher: str, hash_: str) -> bool:
         # `write` kept the staged file only because its SHA-256 is its name: verified already.
@@ -158,8 +166,8 @@ class LocalBlobStore(BlobStore):
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             _place(staged, target)
-        finally:
-            staged.unlink(missing_ok=True)
+        except FileNotFoundError:  # removed since it was listed (gc, or another attempt)
+            return target.exists()
         return True
 
     def list_objects(self, area: str) -> Iterator[StoredObject]:

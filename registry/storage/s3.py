@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import StorageUnavailable
 from .base import BlobStore, StoredObject, object_key, staging_key
-from .sigv4 import PresignerV4
+from .sigv4 import PresignerV4, checksum_sha256
 
 # Above this many fragments one listing of the owner's prefix beats a HEAD per fragment.
 LIST_THRESHOLD = 500
@@ -44,8 +44,9 @@ class S3BlobStore(BlobStore):
     def __init__(self, bucket: str, *, endpoint_url: str = "", public_endpoint_url: str = "",
                  region: str = "us-east-1", expiry_seconds: int = 86400, access_key_id: str = "",
                  secret_access_key: str = "", connect_timeout: float = 3, read_timeout: float = 3,
-                 max_attempts: int = 2, check_timeout: float = 2):
+                 max_attempts: int = 2, check_timeout: float = 2, signed_checksums: bool = True):
         self.bucket = bucket
+        self.signed_checksums = signed_checksums
         credentials = ({"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
                        if access_key_id else {})
         self.session = boto3.session.Session(region_name=region, **credentials)
@@ -72,10 +73,16 @@ class S3BlobStore(BlobStore):
             self.client.create_bucket(Bucket=self.bucket)
 
     def object_url(self, method: str, owner: str, hash_: str) -> str:
-        return self.presigner.presign(method, self.bucket, object_key(owner, hash_))
+        return self._url(method, object_key(owner, hash_), hash_)
 
     def staging_url(self, method: str, owner: str, pusher: str, hash_: str) -> str:
-        return self.presigner.presign(method, self.bucket, staging_key(owner, pusher, hash_))
+        return self._url(method, staging_key(owner, pusher, hash_), hash_)
+
+    def _url(self, method: str, key: str, hash_: str) -> str:
+        # A PUT URL names the fragment's SHA-256 (its hash) in its signed query: the store refuses
+        # other bytes, so whoever holds the URL can never write anything but the fragment there.
+        checksum = checksum_sha256(hash_) if method == "PUT" and self.signed_checksums else None
+        return self.presigner.presign(method, self.bucket, key, checksum_sha256=checksum)
 
     def sizes(self, owner: str, hashes: Iterable[str]) -> dict[str, int]:
         wanted = set(hashes)
@@ -144,6 +151,7 @@ class S3BlobStore(BlobStore):
                 for chunk in response["Body"].iter_chunks(VERIFY_CHUNK):
                     digest.update(chunk)
                 if digest.hexdigest() != hash_:
+                    self.client.delete_object(Bucket=self.bucket, Key=staged)
                     return False
                 if self._head_size(owner, hash_) is None:
                     self.client.copy_object(Bucket=self.bucket, Key=object_key(owner, hash_),
@@ -152,10 +160,10 @@ class S3BlobStore(BlobStore):
                 return True
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "PreconditionFailed", "412"):
-                    return False  # gone or replaced since it was listed: not the bytes that were checked
+                    # Gone or replaced since it was listed: not the bytes that were checked.
+                    self.client.delete_object(Bucket=self.bucket, Key=staged)
+                    return False
                 raise
-            finally:
-                self.client.delete_object(Bucket=self.bucket, Key=staged)
 
     def list_objects(self, area: str) -> Iterator[StoredObject]:
         with _storage_errors("list"):

@@ -14,6 +14,8 @@ from .login import sign_in
 from .viewer import viewer_context
 
 bp = Blueprint("account", __name__)
+# Ids beyond a BIGINT are no row (a 404 from routing), not an overflow in the database driver.
+MAX_ROW_ID = 2**63 - 1
 
 
 def _page(error: str | None = None, status: int = 200):
@@ -45,7 +47,7 @@ def change_password():
     return redirect(url_for("account.account"))
 
 
-@bp.post("/account/tokens/<int:token_id>/revoke")
+@bp.post(f"/account/tokens/<int(max={MAX_ROW_ID}):token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
     check_csrf()
@@ -54,7 +56,7 @@ def revoke_token(token_id: int):
     return redirect(url_for("account.account"))
 
 
-@bp.post("/account/sessions/<int:session_id>/revoke")
+@bp.post(f"/account/sessions/<int(max={MAX_ROW_ID}):session_id>/revoke")
 @login_required
 def revoke_session(session_id: int):
     check_csrf()

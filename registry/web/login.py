@@ -55,9 +55,10 @@ def sign_in(user: User) -> None:
 
 
 def _check_password(name: str, password: str) -> User | None:
-    """Throttled per account and address: counted before the check and given back on success,
-    so the limits count failures. A failure is an audit event, written in a transaction of its
-    own: this answer is a 401, whose unit of work rolls back."""
+    """Throttled per address, per account from this address, and per account for addresses that
+    failed for it (services/throttle.py): counted before the check and given back on success, so
+    the limits count failures. A failure is an audit event, written in a transaction of its own:
+    this answer is a 401, whose unit of work rolls back."""
     attempt = throttle_for(current_app).attempt(throttle.LOGIN, account=name, address=request.remote_addr)
     user = users.authenticate(db_session(), name, password)
     if user is None:

@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from registry.models import Blob, Instance, InstanceBlob, Package
-from registry.storage import LocalBlobStore
 from tests.helpers import build_tree, sha256
 
 SECRET = b"alice's private figures: 1,2,3\n"
@@ -98,29 +97,54 @@ def test_a_fragment_new_to_the_owner_is_verified_and_moved_into_place(alice_and_
     assert install(registry, alice, "alice", "shared", top_hash) == {sha256(data): data}
 
 
+def push_unuploaded(registry, token, owner, name, files):
+    contents, blobs = build_tree(files)
+    return registry.api("PUT", f"/api/package/{owner}/{name}/{registry.tophash(contents)}", token=token,
+                        compress=True, body={"dry_run": False, "description": "", "contents": contents,
+                                             "sizes": {h: len(b) for h, b in blobs.items()}})
+
+
 def test_wrong_bytes_of_the_right_size_never_get_the_fragment_linked(alice_and_bob):
     registry, _, bob = alice_and_bob
     secret = sha256(SECRET)
     files = {"stolen.csv": SECRET}
     put = dry_run(registry, bob, "alice", "shared", files)[secret]["put"]
-    garbage = b"x" * len(SECRET)
-    status, _, _ = registry.transfer("PUT", put, data=garbage)
-    contents, _ = build_tree(files)
-    response = registry.api("PUT", f"/api/package/alice/shared/{registry.tophash(contents)}", token=bob,
-                            compress=True, body={"dry_run": False, "description": "", "contents": contents,
-                                                 "sizes": {secret: len(SECRET)}})
-    if isinstance(registry.state.store, LocalBlobStore):
-        assert status == 400  # the local store hashes every upload as it arrives
-        assert response.get_json() == not_in_storage(secret)
-    else:
-        assert status == 200  # S3 takes any bytes; the registry reads them back at commit
-        assert response.get_json() == {
-            "message": f"1 uploaded fragment(s) do not match their hash; upload them again: {secret}",
-            "code": "bad_request", "status": 400, "mismatched": [secret]}
-    assert response.status_code == 400
+    # Refused as it arrives: the local store hashes every upload, S3 checks the URL's signed checksum.
+    assert registry.transfer("PUT", put, data=b"x" * len(SECRET))[0] == 400
+    response = push_unuploaded(registry, bob, "alice", "shared", files)
+    assert (response.status_code, response.get_json()) == (400, not_in_storage(secret))
     assert registry.state.store.staged_sizes("alice", "bob") == {}, "a rejected upload is not kept"
     assert secret not in linked_hashes(registry, "alice", "shared")
     assert stored_bytes(registry, "alice", secret) == SECRET
+
+
+def test_without_signed_checksums_wrong_bytes_are_caught_at_commit(settings, seaweedfs, s3_bucket):
+    """REGISTRY_S3_SIGNED_CHECKSUMS=false (an S3 that rejects the parameter): S3 takes any bytes
+    into staging, and the registry's read-back at commit refuses them."""
+    from registry import Settings, create_app
+    from tests.conftest import s3_settings
+    from tests.helpers import TestRegistry
+
+    app = create_app(Settings(**{**settings.__dict__, **s3_settings(seaweedfs, s3_bucket),
+                                 "s3_signed_checksums": False}))
+    registry = TestRegistry(app)
+    try:
+        registry.create_user("alice")
+        registry.create_user("bob")
+        alice, bob = registry.token("alice"), registry.token("bob")
+        assert registry.push(alice, "alice", "shared", {"README": PUBLIC_README}, is_team=True)[0].status_code == 200
+        data = b"bob's figures\n"
+        digest = sha256(data)
+        put = dry_run(registry, bob, "alice", "shared", {"new.csv": data})[digest]["put"]
+        assert registry.transfer("PUT", put, data=b"x" * len(data))[0] == 200
+        response = push_unuploaded(registry, bob, "alice", "shared", {"new.csv": data})
+        assert (response.status_code, response.get_json()) == (400, {
+            "message": f"1 uploaded fragment(s) do not match their hash; upload them again: {digest}",
+            "code": "bad_request", "status": 400, "mismatched": [digest]})
+        assert registry.state.store.staged_sizes("alice", "bob") == {}, "a rejected upload is not kept"
+        assert registry.state.store.sizes("alice", [digest]) == {}
+    finally:
+        app.extensions["registry"].engine.dispose()
 
 
 def test_the_put_url_of_a_stored_fragment_never_changes_it(alice_and_bob):
@@ -130,8 +154,9 @@ def test_the_put_url_of_a_stored_fragment_never_changes_it(alice_and_bob):
     urls = dry_run(registry, alice, "alice", "private", files)[secret]
     assert registry.transfer("HEAD", urls["head"])[0] == 200
     status, _, _ = registry.transfer("PUT", urls["put"], data=b"y" * len(SECRET))
-    # Locally the hash check refuses it; on S3 it lands in alice's own staging key, not on the fragment.
-    assert status == (400 if isinstance(registry.state.store, LocalBlobStore) else 200)
+    # Locally the hash check refuses it; on S3 the URL (to alice's own staging key, not the
+    # fragment) carries the fragment's signed checksum, so S3 refuses it too.
+    assert status == 400
     assert stored_bytes(registry, "alice", secret) == SECRET
     pushed, top_hash = registry.push(alice, "alice", "private", files, upload=False)
     assert pushed.status_code == 200, pushed.get_json()

@@ -80,12 +80,75 @@ def test_eleventh_wrong_password_is_refused_with_headers(throttled_settings, reg
     for _ in range(10):  # the default: 10 failures per account per 15 minutes
         assert sign_in(client, "alice", "wrong password").status_code == 401
     assert_throttled(sign_in(client, "alice", "wrong password"), 10, api=False)
-    # While throttled even the right password is refused: nothing is checked.
+    # From this address even the right password is now refused: nothing is checked.
     assert_throttled(sign_in(client, "alice", PASSWORD), 10, api=False)
     assert "login-code" not in client.get("/login").get_data(as_text=True)
     # Another account from the same address is still served.
     registry.create_user("bob", password=PASSWORD)
     assert sign_in(client, "bob", PASSWORD).status_code == 302
+
+
+def test_a_guesser_cannot_lock_the_owner_out(throttled_settings, registries):
+    """The reviewer's repro: ten wrong passwords from one address kept the owner out everywhere."""
+    registry = registries(throttled_settings)
+    registry.create_user("alice", password=PASSWORD)
+    attacker = client_at(registry, "203.0.113.9")
+    for _ in range(10):
+        assert sign_in(attacker, "alice", "wrong password").status_code == 401
+    assert_throttled(sign_in(attacker, "alice", "wrong password"), 10, api=False)
+    assert_throttled(sign_in(attacker, "alice", PASSWORD), 10, api=False)
+    # The owner, at an address with no failures for her, is still checked, and gets her code.
+    owner = client_at(registry, "198.51.100.7")
+    assert sign_in(owner, "alice", PASSWORD).status_code == 302
+    assert "login-code" in owner.get("/login").get_data(as_text=True)
+    assert sign_in(client_at(registry, "198.51.100.7"), "alice", PASSWORD).status_code == 302
+    # A second guessing address gets one guess while the account is over its limit, then none.
+    second = client_at(registry, "192.0.2.50")
+    assert sign_in(second, "alice", "another guess").status_code == 401
+    assert_throttled(sign_in(second, "alice", "a third guess"), 10, api=False)
+    assert_throttled(sign_in(second, "alice", PASSWORD), 10, api=False)
+    assert_throttled(sign_in(attacker, "alice", PASSWORD), 10, api=False)
+    # Each of the eleven failures checked is an audit event; the refused tries checked nothing.
+    with registry.state.session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Event).where(Event.type == "LOGIN_FAILED")) == 11
+
+
+def test_an_account_over_its_limit_refuses_addresses_that_failed_for_it(throttled_settings, registries):
+    """Below the per-pair limit, but the account is over its own: a failed address is refused."""
+    registry = registries(throttled_settings, throttle_account_limit=3)
+    registry.create_user("alice", password=PASSWORD)
+    owner = client_at(registry, "198.51.100.7")
+    assert sign_in(owner, "alice", "typo").status_code == 401
+    for address in ("203.0.113.1", "203.0.113.2"):
+        assert sign_in(client_at(registry, address), "alice", "guess").status_code == 401
+    # Three failures: the account is at its limit; the owner failed once, so she waits too.
+    assert_throttled(sign_in(owner, "alice", PASSWORD), 3, api=False)
+    # Other accounts from her address are served, and so is a clean address for hers.
+    registry.create_user("bob", password=PASSWORD)
+    assert sign_in(client_at(registry, "198.51.100.7"), "bob", PASSWORD).status_code == 302
+    assert sign_in(client_at(registry, "198.51.100.8"), "alice", PASSWORD).status_code == 302
+
+
+def test_concurrent_guesses_from_a_clean_address_get_one_check(throttled_settings, registries):
+    """Once the account is over its limit, a new address counts before its check too: one of
+    eight concurrent guesses from it is checked."""
+    registry = registries(throttled_settings, throttle_account_limit=2)
+    registry.create_user("alice", password=PASSWORD)
+    for _ in range(2):
+        assert sign_in(client_at(registry, "203.0.113.9"), "alice", "guess").status_code == 401
+    clients = [client_at(registry, "192.0.2.60") for _ in range(8)]
+    tokens = [re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
+              for c in clients]
+    barrier = threading.Barrier(len(clients))
+
+    def guess(index: int) -> int:
+        barrier.wait()
+        return clients[index].post("/login", data={"username": "alice", "password": f"guess {index}",
+                                                   "csrf_token": tokens[index]}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+        statuses = sorted(pool.map(guess, range(len(clients))))
+    assert statuses == [401] + [429] * 7
 
 
 def test_successful_sign_ins_do_not_count(throttled_settings, registries):
@@ -205,7 +268,7 @@ def test_database_counters_name_no_user_or_address(settings, registries):
     assert sign_in(client_at(registry, "203.0.113.77"), "mallory", "guess").status_code == 401
     with registry.state.session_factory() as session:
         rows = session.execute(select(ThrottleCounter.key, ThrottleCounter.hits)).all()
-    assert sorted(hits for _, hits in rows) == [1, 1]  # the account and the address
+    assert sorted(hits for _, hits in rows) == [1, 1, 1]  # the account, it from this address, the address
     assert all(re.fullmatch(r"[0-9a-f]{64}", key) for key, _ in rows)
 
 
@@ -216,9 +279,10 @@ def test_redis_counters_live_in_redis(settings, registries):
     assert sign_in(client_at(registry, "203.0.113.78"), "mallory", "guess").status_code == 401
     throttle = registry.app.extensions["throttle"]
     keys = [throttle.counters.prefix + throttle.key("login", kind, value)
-            for kind, value in (("account", "mallory"), ("address", "203.0.113.78"))]
+            for kind, value in (("account", "mallory"), ("pair", "203.0.113.78\0mallory"),
+                                ("address", "203.0.113.78"))]
     client = redis.Redis.from_url(REDIS_URL)
-    assert [client.get(key) for key in keys] == [b"1", b"1"]
+    assert [client.get(key) for key in keys] == [b"1", b"1", b"1"]
     assert all(0 < client.ttl(key) <= 900 for key in keys)
     with registry.state.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(ThrottleCounter)) == 0

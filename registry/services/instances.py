@@ -1,0 +1,17 @@
+"""Looking up an instance of a package by its tophash."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .. import tree
+from ..models import Instance
+
+
+def find_instance(session: Session, package_id: int, top_hash: str) -> Instance | None:
+    """The instance, or None. Anything but a SHA-256 hex digest is None without a query:
+    MariaDB's CHAR comparison ignores trailing spaces, so `HASH%20` in a URL would match."""
+    if not tree.is_hash(top_hash):
+        return None
+    return session.scalar(select(Instance).where(Instance.package_id == package_id, Instance.hash == top_hash))
