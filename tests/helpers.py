@@ -13,6 +13,7 @@ from flask import Flask
 
 from registry.models import User
 from registry.services import users
+from registry.tree import tophash
 
 
 def sha256(data: bytes) -> str:
@@ -119,8 +120,6 @@ class TestRegistry:
 
     @staticmethod
     def tophash(contents: dict) -> str:
-        from registry.tree import tophash
-
         return tophash(contents)
 
     def download(self, url: str, size: int) -> bytes:
@@ -130,3 +129,37 @@ class TestRegistry:
         if size:
             assert response_headers["Content-Range"] == f"bytes 0-{size - 1}/{size}"
         return body
+
+
+# Over real HTTP, against a live registry (tests/support/live_server.py)
+
+HTTP_TIMEOUT = 60
+
+
+def http_send(method: str, url: str, token: str, body=None, timeout: float = HTTP_TIMEOUT) -> requests.Response:
+    """An API request as the quilt client sends it: bearer token, gzipped JSON body."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    data = None
+    if body is not None:
+        data = gzip.compress(json.dumps(body).encode())
+        headers["Content-Encoding"] = "gzip"
+    return requests.request(method, url, data=data, headers=headers, timeout=timeout)
+
+
+def http_push(base: str, token: str, owner: str, name: str, files: dict[str, bytes], message: str = "",
+              timeout: float = HTTP_TIMEOUT) -> tuple[int, str]:
+    """A push as the quilt client makes it: dry run, HEAD/PUT each fragment, real push.
+    Returns the status of the dry run when it fails, else of the real push, and the tophash."""
+    contents, blobs = build_tree(files)
+    top_hash = tophash(contents)
+    url = f"{base}/api/package/{owner}/{name}/{top_hash}"
+    body = {"dry_run": True, "is_public": False, "is_team": False, "description": "", "contents": contents,
+            "sizes": {}, "message": message}
+    dry = http_send("PUT", url, token, body, timeout)
+    if dry.status_code != 200:
+        return dry.status_code, top_hash
+    for digest, urls in dry.json()["upload_urls"].items():
+        if requests.head(urls["head"], timeout=timeout).status_code != 200:
+            assert requests.put(urls["put"], data=blobs[digest], timeout=timeout).status_code == 200
+    body.update(dry_run=False, sizes={d: len(b) for d, b in blobs.items()})
+    return http_send("PUT", url, token, body, timeout).status_code, top_hash

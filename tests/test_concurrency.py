@@ -5,8 +5,6 @@ work is retried on a fresh transaction) or, where the operation cannot be repeat
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,7 +16,7 @@ from registry import create_app
 from registry.db import make_engine, make_session_factory
 from registry.models import Instance, Log, Package, Tag, Version
 from registry.tree import tophash
-from tests.helpers import TestRegistry, build_tree
+from tests.helpers import TestRegistry, build_tree, http_push, http_send
 from tests.support.live_server import LiveRegistry
 
 THREADS = 32
@@ -39,32 +37,6 @@ def live(settings, tmp_path):
         server.db = make_session_factory(engine)
         yield server
     engine.dispose()
-
-
-def _send(method: str, url: str, token: str, body=None) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    data = None
-    if body is not None:
-        data = gzip.compress(json.dumps(body).encode())
-        headers["Content-Encoding"] = "gzip"
-    return requests.request(method, url, data=data, headers=headers, timeout=TIMEOUT)
-
-
-def http_push(base: str, token: str, owner: str, name: str, files: dict[str, bytes], message: str = "") -> int:
-    """A push as the quilt client makes it: dry run, HEAD/PUT each fragment, real push."""
-    contents, blobs = build_tree(files)
-    top_hash = tophash(contents)
-    url = f"{base}/api/package/{owner}/{name}/{top_hash}"
-    body = {"dry_run": True, "is_public": False, "is_team": False, "description": "", "contents": contents,
-            "sizes": {}, "message": message}
-    dry = _send("PUT", url, token, body)
-    if dry.status_code != 200:
-        return dry.status_code
-    for digest, urls in dry.json()["upload_urls"].items():
-        if requests.head(urls["head"], timeout=TIMEOUT).status_code != 200:
-            assert requests.put(urls["put"], data=blobs[digest], timeout=TIMEOUT).status_code == 200
-    body.update(dry_run=False, sizes={d: len(b) for d, b in blobs.items()})
-    return _send("PUT", url, token, body).status_code
 
 
 def _at_once(calls) -> list[int]:
@@ -91,7 +63,7 @@ def _latest_is_last_push(live, owner: str, name: str) -> None:
 def test_the_same_first_push_from_32_clients(live):
     token = live.tokens["alice"]
     files = {"data.csv": b"a,b\n1,2\n", "README.md": b"# same\n"}
-    statuses = _at_once([lambda: http_push(live.url, token, "alice", "same", files, "hello")] * THREADS)
+    statuses = _at_once([lambda: http_push(live.url, token, "alice", "same", files, "hello")[0]] * THREADS)
     assert statuses == [200] * THREADS
     assert _count(live, Package, Package.name == "same") == 1
     assert _count(live, Instance) == 1
@@ -101,7 +73,7 @@ def test_the_same_first_push_from_32_clients(live):
 
 def test_32_different_pushes_to_one_package(live):
     token = live.tokens["alice"]
-    calls = [lambda i=i: http_push(live.url, token, "alice", "busy", {f"f{i}.txt": f"{i}".encode()}, f"push {i}")
+    calls = [lambda i=i: http_push(live.url, token, "alice", "busy", {f"f{i}.txt": f"{i}".encode()}, f"push {i}")[0]
              for i in range(THREADS)]
     assert _at_once(calls) == [200] * THREADS
     assert _count(live, Instance) == THREADS
@@ -116,13 +88,13 @@ def package_with_instances(live):
     hashes = []
     for i in range(THREADS + 1):
         contents, _ = build_tree({"n.txt": f"{i}".encode()})
-        assert http_push(live.url, token, "alice", "tagged", {"n.txt": f"{i}".encode()}) == 200
+        assert http_push(live.url, token, "alice", "tagged", {"n.txt": f"{i}".encode()})[0] == 200
         hashes.append(tophash(contents))
     return hashes
 
 
 def _put_tag(live, tag: str, target: str, **expected) -> int:
-    return _send("PUT", f"{live.url}/api/tag/alice/tagged/{tag}", live.tokens["alice"],
+    return http_send("PUT", f"{live.url}/api/tag/alice/tagged/{tag}", live.tokens["alice"],
                  {"hash": target, **expected}).status_code
 
 
@@ -163,12 +135,12 @@ def test_unconditional_tag_moves_all_succeed(live, package_with_instances):
 def test_the_same_version_and_the_same_grant_race(live, package_with_instances):
     target = package_with_instances[-1]
     url = f"{live.url}/api/version/alice/tagged/1.0"
-    statuses = _at_once([lambda: _send("PUT", url, live.tokens["alice"], {"hash": target}).status_code] * THREADS)
+    statuses = _at_once([lambda: http_send("PUT", url, live.tokens["alice"], {"hash": target}).status_code] * THREADS)
     assert Counter(statuses) == {200: 1, 409: THREADS - 1}
     assert _count(live, Version) == 1
 
     url = f"{live.url}/api/access/alice/tagged/bob"
-    statuses = _at_once([lambda: _send("PUT", url, live.tokens["alice"]).status_code] * THREADS)
+    statuses = _at_once([lambda: http_send("PUT", url, live.tokens["alice"]).status_code] * THREADS)
     assert Counter(statuses) == {200: 1, 409: THREADS - 1}
     response = requests.get(f"{live.url}/api/tag/alice/tagged/latest",
                             headers={"Authorization": f"Bearer {live.tokens['bob']}"}, timeout=TIMEOUT)

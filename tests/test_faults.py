@@ -27,7 +27,7 @@ from registry import Settings, create_app, migrate
 from registry.db import make_engine, make_session_factory
 from registry.models import Event, Instance, InstanceBlob, Log, Package, Tag
 from registry.tree import tophash
-from tests.helpers import TestRegistry, build_tree
+from tests.helpers import TestRegistry, build_tree, http_push
 from tests.support.live_server import LiveRegistry
 from tests.support.mariadb_server import MariaDBServer
 from tests.support.seaweedfs import SeaweedFS
@@ -220,18 +220,8 @@ def world(tmp_path):
 
 
 def _push(base: str, token: str, owner: str, name: str, files: dict[str, bytes]) -> str:
-    contents, blobs = build_tree(files)
-    top_hash = tophash(contents)
-    url = f"{base}/api/package/{owner}/{name}/{top_hash}"
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    body = {"dry_run": True, "is_public": False, "is_team": False, "description": "", "contents": contents,
-            "sizes": {}}
-    dry = requests.put(url, json=body, headers=headers, timeout=CLIENT_TIMEOUT)
-    assert dry.status_code == 200, dry.text
-    assert Load._upload(dry.json()["upload_urls"], blobs)
-    body.update(dry_run=False, sizes={digest: len(data) for digest, data in blobs.items()})
-    push = requests.put(url, json=body, headers=headers, timeout=CLIENT_TIMEOUT)
-    assert push.status_code == 200, push.text
+    status, top_hash = http_push(base, token, owner, name, files, timeout=CLIENT_TIMEOUT)
+    assert status == 200
     return top_hash
 
 

@@ -3,6 +3,7 @@ any error; lock conflicts retried a bounded number of times, then a JSON 503 wit
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -30,29 +31,31 @@ def quick_locks(settings):
     app.extensions["registry"].engine.dispose()
 
 
-def _hold_write_lock(connection) -> None:
+@contextlib.contextmanager
+def write_lock_held_elsewhere(url: str):
     """Another writer holding the package: a row lock on MySQL, the database's write lock on SQLite."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        connection.execute(text("SELECT id FROM package FOR UPDATE"))
+    engine = make_engine(url)
+    connection = engine.connect()
+    sqlite = connection.dialect.name == "sqlite"
+    try:
+        if sqlite:
+            connection.detach()  # the driver's own transaction handling must not start one first
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.execute(text("SELECT id FROM package FOR UPDATE"))
+        yield
+    finally:
+        connection.exec_driver_sql("ROLLBACK") if sqlite else connection.rollback()
+        connection.close()
+        engine.dispose()
 
 
 def test_a_lock_held_too_long_is_a_503_with_retry_after_then_works_again(quick_locks, settings):
     registry, token, target = quick_locks
-    engine = make_engine(settings.effective_database_url)
-    connection = engine.connect()
-    try:
-        if connection.dialect.name == "sqlite":
-            connection.detach()  # the driver's own transaction handling must not start one first
-        _hold_write_lock(connection)
+    with write_lock_held_elsewhere(settings.effective_database_url):
         started = time.monotonic()
         busy = registry.api("PUT", "/api/tag/alice/pkg/stable", token=token, body={"hash": target})
         waited = time.monotonic() - started
-    finally:
-        connection.rollback() if connection.dialect.name != "sqlite" else connection.exec_driver_sql("ROLLBACK")
-        connection.close()
-        engine.dispose()
     assert busy.status_code == 503
     assert busy.get_json() == {"message": "Another request changed the same data at the same time; please retry.",
                                "code": "busy", "status": 503}
@@ -98,18 +101,12 @@ def test_a_retried_push_still_finds_the_copies_it_staged(settings):
         assert registry.transfer("PUT", urls["put"], data=blobs[digest])[0] == 200
     body.update(dry_run=False, sizes={d: len(b) for d, b in blobs.items()})
 
-    engine = make_engine(settings.effective_database_url)
     held, release = threading.Event(), threading.Event()
 
     def hold_for_a_while():
-        connection = engine.connect()
-        if connection.dialect.name == "sqlite":
-            connection.detach()
-        _hold_write_lock(connection)
-        held.set()
-        release.wait(1.6)
-        connection.rollback() if connection.dialect.name != "sqlite" else connection.exec_driver_sql("ROLLBACK")
-        connection.close()
+        with write_lock_held_elsewhere(settings.effective_database_url):
+            held.set()
+            release.wait(1.6)
 
     holder = threading.Thread(target=hold_for_a_while)
     holder.start()
@@ -119,7 +116,6 @@ def test_a_retried_push_still_finds_the_copies_it_staged(settings):
     finally:
         release.set()
         holder.join()
-        engine.dispose()
     assert pushed.status_code == 200, pushed.get_json()
     installed = registry.api("GET", url, token=alice).get_json()
     (digest, data), = blobs.items()

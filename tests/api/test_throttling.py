@@ -129,6 +129,21 @@ def test_an_account_over_its_limit_refuses_addresses_that_failed_for_it(throttle
     assert sign_in(client_at(registry, "198.51.100.8"), "alice", PASSWORD).status_code == 302
 
 
+def guesses_at_once(clients: list, username: str) -> list[int]:
+    """One wrong password from each client, all released at the same instant; sorted statuses."""
+    tokens = [re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
+              for c in clients]
+    barrier = threading.Barrier(len(clients))
+
+    def guess(index: int) -> int:
+        barrier.wait()
+        return clients[index].post("/login", data={"username": username, "password": f"guess {index}",
+                                                   "csrf_token": tokens[index]}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
+        return sorted(pool.map(guess, range(len(clients))))
+
+
 def test_concurrent_guesses_from_a_clean_address_get_one_check(throttled_settings, registries):
     """Once the account is over its limit, a new address counts before its check too: one of
     eight concurrent guesses from it is checked."""
@@ -137,17 +152,7 @@ def test_concurrent_guesses_from_a_clean_address_get_one_check(throttled_setting
     for _ in range(2):
         assert sign_in(client_at(registry, "203.0.113.9"), "alice", "guess").status_code == 401
     clients = [client_at(registry, "192.0.2.60") for _ in range(8)]
-    tokens = [re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
-              for c in clients]
-    barrier = threading.Barrier(len(clients))
-
-    def guess(index: int) -> int:
-        barrier.wait()
-        return clients[index].post("/login", data={"username": "alice", "password": f"guess {index}",
-                                                   "csrf_token": tokens[index]}).status_code
-
-    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
-        statuses = sorted(pool.map(guess, range(len(clients))))
+    statuses = guesses_at_once(clients, "alice")
     assert statuses == [401] + [429] * 7
 
 
@@ -200,17 +205,7 @@ def test_concurrent_guesses_cannot_slip_past_the_limit(throttled_settings, regis
     registry = registries(throttled_settings, throttle_account_limit=3)
     registry.create_user("alice", password=PASSWORD)
     clients = [registry.app.test_client() for _ in range(8)]
-    tokens = [re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
-              for c in clients]
-    barrier = threading.Barrier(len(clients))
-
-    def guess(index: int) -> int:
-        barrier.wait()
-        return clients[index].post("/login", data={"username": "alice", "password": f"guess {index}",
-                                                   "csrf_token": tokens[index]}).status_code
-
-    with concurrent.futures.ThreadPoolExecutor(len(clients)) as pool:
-        statuses = sorted(pool.map(guess, range(len(clients))))
+    statuses = guesses_at_once(clients, "alice")
     assert statuses == [401] * 3 + [429] * 5
 
 
