@@ -13,11 +13,11 @@ from sqlalchemy.sql import ColumnElement
 
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..models import Access, Blob, Instance, InstanceBlob, Package
+from .blobs import chunked
 from .context import Actor, Context
 
 PUBLIC = "public"
 TEAM = "team"
-FRAGMENT_CHUNK = 2000  # hashes per IN list
 
 
 def principals(ctx: Context) -> set[str]:
@@ -53,9 +53,8 @@ def readable_fragments(ctx: Context, owner: str, hashes: Iterable[str]) -> dict[
                               .where(InstanceBlob.blob_id == Blob.id, readable_clause(ctx)))
         query = query.where(linked_to_readable.exists())
     found: dict[str, int] = {}
-    wanted = sorted(set(hashes))
-    for start in range(0, len(wanted), FRAGMENT_CHUNK):
-        found.update(ctx.session.execute(query.where(Blob.hash.in_(wanted[start:start + FRAGMENT_CHUNK]))).all())
+    for chunk in chunked(sorted(set(hashes))):
+        found.update(ctx.session.execute(query.where(Blob.hash.in_(chunk))).all())
     return found
 
 

@@ -59,9 +59,9 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
     package = _writable_package(ctx, owner, name, request)
     if request.dry_run:
         return {"upload_urls": _upload_urls(ctx, owner, hashes)}
-    _check_fragments_stored(ctx, owner, request.sizes)
+    known = _check_fragments_stored(ctx, owner, request.sizes)
     package = _locked(ctx, package)
-    return _commit_push(ctx, package, owner, name, top_hash, request.contents, request.sizes, request)
+    return _commit_push(ctx, package, owner, name, top_hash, request.contents, request.sizes, known, request)
 
 
 def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
@@ -79,13 +79,15 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
     if request.dry_run:
         _graft(_latest_tree(ctx, package)[0], subpath, request.contents)  # a bad path fails early
         return {"upload_urls": _upload_urls(ctx, owner, hashes)}
-    _check_fragments_stored(ctx, owner, request.sizes)
+    known = _check_fragments_stored(ctx, owner, request.sizes)
     package = _locked(ctx, package)  # before reading `latest`: concurrent merges must not lose one
     base, base_sizes = _latest_tree(ctx, package)
     merged = _graft(base, subpath, request.contents)
-    known = {**base_sizes, **request.sizes}
-    sizes = {h: known[h] for h in tree.object_hashes(merged)}  # what the replaced subtree held is gone
-    return _commit_push(ctx, package, owner, name, tree.tophash(merged), merged, sizes, request)
+    declared = {**base_sizes, **request.sizes}
+    sizes = {h: declared[h] for h in tree.object_hashes(merged)}  # what the replaced subtree held is gone
+    # The base's fragments have rows already: they are linked to `latest`.
+    return _commit_push(ctx, package, owner, name, tree.tophash(merged), merged, sizes, {**base_sizes, **known},
+                        request)
 
 
 def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
@@ -153,9 +155,9 @@ def _upload_urls(ctx: Context, owner: str, hashes: set[str]) -> dict[str, dict[s
 
 
 def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,
-                 sizes: dict[str, int], request: PushRequest) -> dict:
-    """Write everything of the push; every fragment was checked by `_check_fragments_stored`."""
-    known = blobs.known_sizes(ctx.session, owner, sizes)
+                 sizes: dict[str, int], known: dict[str, int], request: PushRequest) -> dict:
+    """Write everything of the push; every fragment was checked by `_check_fragments_stored`,
+    and those in `known` have a blob row already."""
     if package is None:
         package = _create_package(ctx, owner, name, request)
     instance = _save_instance(ctx, package, top_hash, contents, sizes, known)
@@ -168,11 +170,12 @@ def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, t
     return {"package_url": f"{ctx.base_url}/package/{owner}/{name}", "package_hash": top_hash}
 
 
-def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int]) -> None:
+def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int]) -> dict[str, int]:
     """The original trusted the client (protocol.md 14.1); we check, before anything is
     committed, that every fragment is one the pusher may reuse, or one it staged and whose bytes
     hash to its name (then moved into place), or, for the owner, one uploaded into place with
-    the declared size. A fragment of a package the pusher cannot read counts as not stored."""
+    the declared size. A fragment of a package the pusher cannot read counts as not stored.
+    Returns the fragments that have a blob row already, so the commit does not look them up again."""
     reusable = permissions.readable_fragments(ctx, owner, sizes)
     pusher = ctx.actor.name
     staged = {h: size for h, size in ctx.store.staged_sizes(owner, pusher).items() if h in sizes}
@@ -193,6 +196,7 @@ def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int]) -> 
     if rejected:
         raise BadRequest(f"{len(rejected)} uploaded fragment(s) do not match their hash; upload them again: "
                          f"{_shown(rejected)}", mismatched=rejected[:MISSING_DETAIL_LIMIT])
+    return reusable  # what has a blob row already (the owner's: all of them)
 
 
 def _accept_staged(ctx: Context, owner: str, pusher: str, hashes: list[str]) -> dict[str, bool]:
