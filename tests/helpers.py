@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Flask
+from sqlalchemy import select
 
 from registry.models import User
 from registry.services import users
@@ -163,3 +164,29 @@ def http_push(base: str, token: str, owner: str, name: str, files: dict[str, byt
             assert requests.put(urls["put"], data=blobs[digest], timeout=timeout).status_code == 200
     body.update(dry_run=False, sizes={d: len(b) for d, b in blobs.items()})
     return http_send("PUT", url, token, body, timeout).status_code, top_hash
+
+
+def linked_hashes_by_instance(session) -> dict[int, set[str]]:
+    """Each instance's fragments, read through the link tables (instance_chunk, chunk_blob)."""
+    from registry.models import Blob, ChunkBlob, InstanceChunk
+
+    linked: dict[int, set[str]] = {}
+    for instance_id, hash_ in session.execute(
+            select(InstanceChunk.instance_id, Blob.hash).join(ChunkBlob, ChunkBlob.chunk_id == InstanceChunk.chunk_id)
+            .join(Blob, Blob.id == ChunkBlob.blob_id)):
+        linked.setdefault(instance_id, set()).add(hash_)
+    return linked
+
+
+def stored_batch(registry, owner: str, hash_: str) -> str | None:
+    """The upload batch holding the owner's fragment, as its row says (None: `objs/OWNER/HASH`)."""
+    from registry.models import Blob
+
+    with registry.state.session_factory() as session:
+        return session.scalar(select(Blob.batch).where(Blob.owner == owner, Blob.hash == hash_))
+
+
+def stored_key(registry, owner: str, hash_: str) -> str:
+    from registry.storage import object_key
+
+    return object_key(owner, hash_, stored_batch(registry, owner, hash_))

@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 
 from registry import Settings, create_app, migrate
 from registry.db import make_engine, make_session_factory
-from registry.models import Event, Instance, InstanceBlob, Log, Package, Tag
+from registry.models import Event, Instance, Log, Package, Tag
 from registry.tree import tophash
-from tests.helpers import TestRegistry, build_tree, http_push
+from tests.helpers import TestRegistry, build_tree, http_push, linked_hashes_by_instance
 from tests.support.live_server import LiveRegistry
 from tests.support.mariadb_server import MariaDBServer
 from tests.support.seaweedfs import SeaweedFS
@@ -314,8 +314,7 @@ def _nothing_half_written(sessions, outcomes: list[Outcome]) -> None:
     with sessions() as session:
         instances = session.execute(select(Instance.id, Instance.package_id, Instance.hash)).all()
         logged = set(session.scalars(select(Log.instance_id)))
-        links = {instance_id: count for instance_id, count in session.execute(
-            select(InstanceBlob.instance_id, func.count()).group_by(InstanceBlob.instance_id))}
+        links = {instance_id: len(hashes) for instance_id, hashes in linked_hashes_by_instance(session).items()}
         latest = {package_id: instance_id for package_id, instance_id in session.execute(
             select(Tag.package_id, Tag.instance_id).where(Tag.name == "latest"))}
         packages = set(session.scalars(select(Package.id)))

@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any, Iterator
 
+import orjson
+
 from ..errors import BadRequest, PayloadTooLarge
 
 # A push tree of tree.MAX_DEPTH (64) folders nests two levels per folder ({"children": {name: node}}),
@@ -27,12 +29,19 @@ _ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")  # depth is the same whichever
 # json.loads turns an escaped surrogate pair into one code point; only lone halves stay surrogates.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A number token of 19 digits or more (in a string too: then the exact path decides, no harm).
+_LONG_INTEGER_TOKEN = re.compile(rb"[\[,:\s]-?\d{19}")
+_NOT_PUNCTUATION = bytes(c for c in range(256) if c not in b'[]{},:"')
+_MISSING = object()
 
 
 def parse_json(body: bytes | bytearray, *, max_values: int) -> Any:
     """The value of a UTF-8 JSON body; BadRequest when malformed or nested deeper than MAX_DEPTH,
     PayloadTooLarge when it holds more than `max_values` values, counted as the commas, colons
     and opening brackets outside strings (an upper bound on elements, keys and values)."""
+    value = _fast_parse(body if isinstance(body, bytes) else bytes(body), max_values)
+    if value is not _MISSING:
+        return value
     try:
         text = body.decode("utf-8")  # strict: json.loads(bytes) would let encoded surrogates through
     except UnicodeDecodeError:
@@ -45,6 +54,25 @@ def parse_json(body: bytes | bytearray, *, max_values: int) -> Any:
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise BadRequest("The request body holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not text")
     return value
+
+
+def _fast_parse(body: bytes, max_values: int) -> Any:
+    """The same bounds and the same value in a tenth of the time, or _MISSING where only the
+    exact path can tell (it then also words the error). The structure is checked on the body's
+    punctuation alone: with escaped quotes and backslashes removed, every quote delimits a
+    string, and the strings that hold no punctuation are dropped in C. orjson then parses;
+    it refuses what json.loads would refuse, and more (NaN, lone surrogates: the exact path
+    decides), but reads integers beyond 64 bits as floats: bodies that may hold one go the
+    exact way."""
+    if _LONG_INTEGER_TOKEN.search(body):
+        return _MISSING
+    punctuation = body.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_PUNCTUATION)
+    _check_structure(punctuation.replace(b'""', b"").decode("ascii"), max_values)
+    del punctuation  # before the parse: the peak is the parse's
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return _MISSING
 
 
 def _check_structure(text: str, max_values: int) -> None:

@@ -1,10 +1,11 @@
 """All models; importing this package registers every table on Base.metadata."""
 
-from .blobs import Blob, InstanceBlob
+from .blobs import Blob, ChunkBlob, FragmentChunk, InstanceChunk
 from .events import Event
-from .packages import Access, Comment, Instance, Log, Package, Tag, Version
+from .packages import Access, Comment, Instance, InstancePiece, KeywordSet, Log, Package, Tag, TreePiece, Version
 from .throttle import ThrottleCounter
 from .users import LoginCode, RefreshToken, User, WebSession
 
-__all__ = ["Access", "Blob", "Comment", "Event", "Instance", "InstanceBlob", "Log", "LoginCode", "Package",
-           "RefreshToken", "Tag", "ThrottleCounter", "User", "Version", "WebSession"]
+__all__ = ["Access", "Blob", "ChunkBlob", "Comment", "Event", "FragmentChunk", "Instance", "InstanceChunk",
+           "InstancePiece", "KeywordSet", "Log", "LoginCode", "Package", "RefreshToken", "Tag", "ThrottleCounter",
+           "TreePiece", "User", "Version", "WebSession"]

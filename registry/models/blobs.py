@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from ..db import Base, BigId, Hash, LongText, Name, Timestamp, utcnow
+from ..db import Base, BigId, Blob as BlobBytes, Hash, LongText, Name, Timestamp, utcnow
 
 
 class Blob(Base):
-    """A fragment stored at `objs/OWNER/HASH`; shared by every package of that owner."""
+    """A fragment of one owner, stored at `objs/OWNER/HASH` or, when `batch` is set, at the
+    key of the upload batch it arrived in (see storage.base.fragment_key); shared by every
+    package of that owner."""
 
     __tablename__ = "blob"
 
@@ -17,6 +19,8 @@ class Blob(Base):
     owner: Mapped[str] = mapped_column(Name(64))
     hash: Mapped[str] = mapped_column(Hash())
     size: Mapped[int] = mapped_column(BigInteger)
+    # The upload batch (32 hex digits) whose key holds the bytes, or None for `objs/OWNER/HASH`.
+    batch: Mapped[str | None] = mapped_column(String(32))
     # The first 640 KiB of a README fragment as text, read after the push (search, previews).
     preview: Mapped[str | None] = mapped_column(LongText())
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
@@ -30,8 +34,33 @@ class Blob(Base):
     __table_args__ = (UniqueConstraint("owner", "hash"),)
 
 
-class InstanceBlob(Base):
-    __tablename__ = "instance_blob"
+class FragmentChunk(Base):
+    """A piece of an instance's fragment set: the fragments whose hashes fall between two
+    content-defined cut points (services.fragment_sets). Instances that share most fragments
+    share most chunks, so a new instance that changes ten fragments of 100,000 writes a few
+    chunks, not 100,000 link rows. `records` packs (hash, size, batch) per fragment, so an
+    install reads a few hundred rows instead of one per fragment."""
+
+    __tablename__ = "fragment_chunk"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    digest: Mapped[str] = mapped_column(Hash(), unique=True)  # of the owner and the records
+    count: Mapped[int] = mapped_column(Integer)
+    records: Mapped[bytes] = deferred(mapped_column(BlobBytes(), nullable=False))
+
+
+class ChunkBlob(Base):
+    """Which blobs a chunk holds: one row per fragment per distinct chunk (not per instance),
+    so garbage collection and permission checks stay joins."""
+
+    __tablename__ = "chunk_blob"
+
+    chunk_id: Mapped[int] = mapped_column(ForeignKey("fragment_chunk.id", ondelete="CASCADE"), primary_key=True)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id"), primary_key=True, index=True)
+
+
+class InstanceChunk(Base):
+    __tablename__ = "instance_chunk"
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), primary_key=True)
-    blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id"), primary_key=True, index=True)
+    chunk_id: Mapped[int] = mapped_column(ForeignKey("fragment_chunk.id"), primary_key=True, index=True)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, deferred, mapped_column
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, BigId, Blob, Hash, Id, LongText, Name, Timestamp, utcnow
 
@@ -33,17 +33,46 @@ class Instance(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"))
     hash: Mapped[str] = mapped_column(Hash())
-    # The tree as pushed, canonical JSON compressed with zlib. Deferred: most reads never need it.
-    contents: Mapped[bytes] = deferred(mapped_column(Blob(), nullable=False))
+    # The tree as pushed lives in shared pieces (TreePiece, InstancePiece: services.trees).
     readme_hash: Mapped[str | None] = mapped_column(Hash())
-    # Lower-cased node names, space-separated: what search matches besides the name and README.
-    keywords: Mapped[str] = deferred(mapped_column(LongText(), nullable=False, default=""))
+    # Lower-cased node names: what search matches besides the name and README; shared by the
+    # instances that have the same names.
+    keyword_set_id: Mapped[int | None] = mapped_column(ForeignKey("keyword_set.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
     created_by: Mapped[str] = mapped_column(Name(64))
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
     updated_by: Mapped[str] = mapped_column(Name(64))
 
     __table_args__ = (UniqueConstraint("package_id", "hash"),)
+
+
+class TreePiece(Base):
+    """A piece of a tree's canonical JSON, zlib-compressed, cut at content-defined places
+    (services.trees) and shared by every instance whose tree holds the same bytes there."""
+
+    __tablename__ = "tree_piece"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    digest: Mapped[str] = mapped_column(Hash(), unique=True)  # of the uncompressed bytes
+    data: Mapped[bytes] = mapped_column(Blob())
+
+
+class InstancePiece(Base):
+    __tablename__ = "instance_piece"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("tree_piece.id"), index=True)
+
+
+class KeywordSet(Base):
+    """Lower-cased node names, space-separated, shared by instances with the same names."""
+
+    __tablename__ = "keyword_set"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    digest: Mapped[str] = mapped_column(Hash(), unique=True)
+    words: Mapped[str] = mapped_column(LongText())
 
 
 class Log(Base):

@@ -18,11 +18,10 @@ from ..db import epoch
 from ..errors import NotFound
 from ..models import Blob, Instance, Package, Version
 from ..tree import GROUP
-from . import access, blobs, history, permissions, rendering, tags, versions
+from . import access, blobs, history, permissions, rendering, tags, trees, versions
 from .context import Context
 from .instances import find_instance
 from .packages import hash_not_found
-from .push import decode_contents
 from .readme import PREVIEW_BYTES
 
 log = logging.getLogger(__name__)
@@ -42,8 +41,7 @@ def package_page(ctx: Context, owner: str, name: str, *, top_hash: str | None = 
     a hash, tag or version it does not have, are all NotFound."""
     package = permissions.readable_package(ctx, owner, name)
     instance, selected = _select_instance(ctx, package, top_hash, tag, version)
-    contents = json.loads(decode_contents(ctx.session.scalar(
-        select(Instance.contents).where(Instance.id == instance.id))))
+    contents = json.loads(trees.load(ctx.session, instance.id))
     sizes = blobs.instance_sizes(ctx.session, instance.id)
     files, totals = file_rows(contents, sizes)
     is_owner = permissions.is_owner(ctx, package)
@@ -168,11 +166,13 @@ def file_rows(contents: dict, sizes: dict[str, int], limit: int = MAX_FILE_ROWS)
 def _readme_html(ctx: Context, package: Package, instance: Instance, contents: dict) -> str | None:
     if not instance.readme_hash:
         return None
-    text = ctx.session.scalar(select(Blob.preview).where(Blob.owner == package.owner,
-                                                         Blob.hash == instance.readme_hash))
+    row = ctx.session.execute(select(Blob.preview, Blob.batch).where(Blob.owner == package.owner,
+                                                                     Blob.hash == instance.readme_hash)).first()
+    text = row.preview if row else None
     if text is None:  # not indexed yet (or reading it after the push failed): read it now
         try:
-            text = ctx.store.read(package.owner, instance.readme_hash, PREVIEW_BYTES).decode("utf-8", errors="replace")
+            text = ctx.store.read(package.owner, instance.readme_hash, PREVIEW_BYTES,
+                                  row.batch if row else None).decode("utf-8", errors="replace")
         except Exception:  # noqa: BLE001 - the page still works without its README
             log.warning("could not read README %s/%s", package.owner, instance.readme_hash, exc_info=True)
             return None

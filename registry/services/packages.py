@@ -10,12 +10,11 @@ from sqlalchemy import delete, func, select
 from .. import tree
 from ..db import epoch
 from ..errors import BadRequest, NotFound
-from ..models import Access, Blob, Instance, InstanceBlob, Log, Package
-from . import blobs, permissions, tags, versions
+from ..models import Access, Blob, ChunkBlob, Instance, InstanceChunk, InstancePiece, Log, Package
+from . import blobs, permissions, tags, trees, versions
 from .context import Context
 from .instances import find_instance
 from .events import DELETE, INSTALL, PREVIEW, record_event
-from .push import decode_contents
 
 PREVIEW_CHILDREN = 10
 PREVIEW_DEPTH = 4
@@ -49,7 +48,7 @@ def _readable_instance(ctx: Context, owner: str, name: str, top_hash: str) -> tu
 
 
 def _tree_json(ctx: Context, instance: Instance) -> bytes:
-    return decode_contents(ctx.session.scalar(select(Instance.contents).where(Instance.id == instance.id)))
+    return trees.load(ctx.session, instance.id)
 
 
 def get_instance(ctx: Context, owner: str, name: str, top_hash: str, *, subpath: list[str],
@@ -61,12 +60,20 @@ def get_instance(ctx: Context, owner: str, name: str, top_hash: str, *, subpath:
     if subpath or meta_only:
         # Only this case needs the tree parsed; a whole install just streams it back.
         wanted = tree.object_hashes(tree.subtree(json.loads(raw), subpath), meta_only=meta_only)
-    sizes = blobs.instance_sizes(ctx.session, instance.id, wanted)
-    urls = {h: ctx.store.download_url(package.owner, h) for h in sizes}
+    fragments = blobs.instance_fragments(ctx.session, instance.id, wanted)
+    sizes = {h: f.size for h, f in fragments.items()}
+    urls = {h: ctx.store.download_url(package.owner, h, fragments[h].batch) for h in sizes}
     record_event(ctx, INSTALL, owner, name, top_hash, {"subpath": "/".join(subpath) or None})
     return raw, {"urls": urls, "sizes": sizes, "created_by": instance.created_by,
                  "created_at": epoch(instance.created_at), "updated_by": instance.updated_by,
                  "updated_at": epoch(instance.updated_at)}
+
+
+def _readme_url(ctx: Context, package: Package, readme_hash: str | None) -> str | None:
+    if not readme_hash:
+        return None
+    batch = ctx.session.scalar(select(Blob.batch).where(Blob.owner == package.owner, Blob.hash == readme_hash))
+    return ctx.store.download_url(package.owner, readme_hash, batch)
 
 
 def list_instance_hashes(ctx: Context, owner: str, name: str) -> list[str]:
@@ -103,7 +110,8 @@ def delete_package(ctx: Context, owner: str, name: str) -> None:
     instance_ids = select(Instance.id).where(Instance.package_id == package.id)
     # Explicit deletes of the big child tables: SQLite and MySQL both cascade, but this keeps
     # the work in a few set-based statements instead of relying on row-by-row cascades.
-    ctx.session.execute(delete(InstanceBlob).where(InstanceBlob.instance_id.in_(instance_ids)))
+    ctx.session.execute(delete(InstanceChunk).where(InstanceChunk.instance_id.in_(instance_ids)))
+    ctx.session.execute(delete(InstancePiece).where(InstancePiece.instance_id.in_(instance_ids)))
     ctx.session.execute(delete(Log).where(Log.package_id == package.id))
     ctx.session.execute(delete(Package).where(Package.id == package.id))
     record_event(ctx, DELETE, owner, name)
@@ -117,14 +125,12 @@ def preview(ctx: Context, owner: str, name: str, top_hash: str) -> dict:
         readme_text = ctx.session.scalar(select(Blob.preview).where(Blob.owner == package.owner,
                                                                     Blob.hash == instance.readme_hash))
     is_public, is_team = permissions.access_flags(ctx, package)
-    total = ctx.session.scalar(select(func.coalesce(func.sum(Blob.size), 0))
-                               .join(InstanceBlob, InstanceBlob.blob_id == Blob.id)
-                               .where(InstanceBlob.instance_id == instance.id))
+    total = sum(blobs.instance_sizes(ctx.session, instance.id).values())
     log_count = ctx.session.scalar(select(func.count(Log.id)).where(Log.package_id == package.id))
     record_event(ctx, PREVIEW, owner, name, top_hash)
     return {
         "preview": _outline(contents, PREVIEW_DEPTH),
-        "readme_url": ctx.store.download_url(package.owner, instance.readme_hash) if instance.readme_hash else None,
+        "readme_url": _readme_url(ctx, package, instance.readme_hash),
         "readme_preview": readme_text,
         "created_by": instance.created_by, "created_at": epoch(instance.created_at),
         "updated_by": instance.updated_by, "updated_at": epoch(instance.updated_at),
@@ -176,8 +182,8 @@ def describe(ctx: Context, owner: str, name: str) -> dict:
     package = permissions.readable_package(ctx, owner, name)
     size = ctx.session.scalar(
         select(func.coalesce(func.sum(Blob.size), 0)).where(Blob.id.in_(
-            select(InstanceBlob.blob_id).join(Instance, Instance.id == InstanceBlob.instance_id)
-            .where(Instance.package_id == package.id))))
+            select(ChunkBlob.blob_id).join(InstanceChunk, InstanceChunk.chunk_id == ChunkBlob.chunk_id)
+            .join(Instance, Instance.id == InstanceChunk.instance_id).where(Instance.package_id == package.id))))
     access = ctx.session.scalars(select(Access.principal).where(Access.package_id == package.id)
                                  .order_by(Access.principal)).all()
     return {**summarize(ctx, [package])[0], "created_at": epoch(package.created_at),

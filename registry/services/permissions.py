@@ -12,8 +12,9 @@ from sqlalchemy import exists, select, true
 from sqlalchemy.sql import ColumnElement
 
 from ..errors import Forbidden, NotFound, Unauthorized
-from ..models import Access, Blob, Instance, InstanceBlob, Package
-from .blobs import chunked
+from ..models import Access, Blob, ChunkBlob, Instance, InstanceChunk, Package
+from .bulk import chunked
+from .fragment_sets import Stored
 from .context import Actor, Context
 
 PUBLIC = "public"
@@ -39,22 +40,23 @@ def readable_clause(ctx: Context) -> ColumnElement[bool]:
     return exists().where(Access.package_id == Package.id, Access.principal.in_(principals(ctx)))
 
 
-def readable_fragments(ctx: Context, owner: str, hashes: Iterable[str]) -> dict[str, int]:
-    """Sizes of the owner's stored fragments the caller may read, so may name in a push without
-    uploading them: those linked to an instance of a package the caller can read. The owner reads
+def readable_fragments(ctx: Context, owner: str, hashes: Iterable[str]) -> dict[str, Stored]:
+    """The owner's stored fragments the caller may read, so may name in a push without
+    uploading them: those in an instance of a package the caller can read. The owner reads
     every package of their own, so for them that is every fragment they have a row for (one
     indexed lookup, no join). A fragment left out must look to the caller exactly as if it were
     not stored at all."""
-    query = select(Blob.hash, Blob.size).where(Blob.owner == owner)
+    query = select(Blob.hash, Blob.size, Blob.batch).where(Blob.owner == owner)
     if ctx.actor.name != owner and not ctx.actor.is_operator:
-        linked_to_readable = (select(InstanceBlob.blob_id)
-                              .join(Instance, Instance.id == InstanceBlob.instance_id)
-                              .join(Package, Package.id == Instance.package_id)
-                              .where(InstanceBlob.blob_id == Blob.id, readable_clause(ctx)))
-        query = query.where(linked_to_readable.exists())
-    found: dict[str, int] = {}
+        in_readable = (select(ChunkBlob.blob_id)
+                       .join(InstanceChunk, InstanceChunk.chunk_id == ChunkBlob.chunk_id)
+                       .join(Instance, Instance.id == InstanceChunk.instance_id)
+                       .join(Package, Package.id == Instance.package_id)
+                       .where(ChunkBlob.blob_id == Blob.id, readable_clause(ctx)))
+        query = query.where(in_readable.exists())
+    found: dict[str, Stored] = {}
     for chunk in chunked(sorted(set(hashes))):
-        found.update(ctx.session.execute(query.where(Blob.hash.in_(chunk))).all())
+        found.update((h, Stored(size, batch)) for h, size, batch in ctx.session.execute(query.where(Blob.hash.in_(chunk))))
     return found
 
 

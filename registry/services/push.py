@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import event, select
@@ -14,7 +13,8 @@ from .. import names, tree
 from ..db import utcnow
 from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..models import Access, Instance, Log, Package
-from . import blobs, permissions, readme, tags
+from . import blobs, fragment_sets, permissions, readme, tags, trees
+from .blobs import Stored
 from .context import Context
 from .instances import find_instance
 from .events import PUSH, record_event
@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 MISSING_LIST_LIMIT = 10  # hashes named in an error message
 MISSING_DETAIL_LIMIT = 50  # hashes listed in an error's detail: the answer stays a few KB
 STAGED_VERIFY_THREADS = 8
+# New fragments a push names that are neither in its upload batch nor staged are HEADed where
+# older registries put them (objs/OWNER/); beyond this many, the rest count as missing, so a
+# push that names 100,000 fragments it never uploaded costs a listing, not 100,000 HEADs.
+MAX_UNBATCHED_CHECKS = 500
 MAX_KEYWORDS_CHARS = 1_000_000
 
 
@@ -35,15 +39,6 @@ class PushRequest:
     is_public: bool = False
     is_team: bool = False
     message: str | None = None
-
-
-def encode_contents(contents: dict) -> bytes:
-    return zlib.compress(json.dumps(contents, separators=(",", ":"), ensure_ascii=False).encode(), 6)
-
-
-def decode_contents(stored: bytes) -> bytes:
-    """The stored tree as JSON bytes, exactly as pushed (no re-serialisation)."""
-    return zlib.decompress(stored)
 
 
 def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest) -> dict:
@@ -58,10 +53,10 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
         raise BadRequest("Sizes don't match the hashes")
     package = _writable_package(ctx, owner, name, request)
     if request.dry_run:
-        return {"upload_urls": _upload_urls(ctx, owner, hashes)}
-    known = _check_fragments_stored(ctx, owner, request.sizes)
+        return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
+    existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes)
     package = _locked(ctx, package)
-    return _commit_push(ctx, package, owner, name, top_hash, request.contents, request.sizes, known, request)
+    return _commit_push(ctx, package, owner, name, top_hash, request.contents, existing, fresh, request)
 
 
 def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
@@ -78,16 +73,16 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
     package = _writable_package(ctx, owner, name, request)
     if request.dry_run:
         _graft(_latest_tree(ctx, package)[0], subpath, request.contents)  # a bad path fails early
-        return {"upload_urls": _upload_urls(ctx, owner, hashes)}
-    known = _check_fragments_stored(ctx, owner, request.sizes)
+        return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
+    existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes)
     package = _locked(ctx, package)  # before reading `latest`: concurrent merges must not lose one
-    base, base_sizes = _latest_tree(ctx, package)
+    base, base_fragments = _latest_tree(ctx, package)
     merged = _graft(base, subpath, request.contents)
-    declared = {**base_sizes, **request.sizes}
-    sizes = {h: declared[h] for h in tree.object_hashes(merged)}  # what the replaced subtree held is gone
-    # The base's fragments have rows already: they are linked to `latest`.
-    return _commit_push(ctx, package, owner, name, tree.tophash(merged), merged, sizes, {**base_sizes, **known},
-                        request)
+    # The base's fragments have rows already (they are in `latest`); what the replaced subtree held is gone.
+    known = {**base_fragments, **existing}
+    kept = tree.object_hashes(merged)
+    return _commit_push(ctx, package, owner, name, tree.tophash(merged), merged,
+                        {h: f for h, f in known.items() if h in kept and h not in fresh}, fresh, request)
 
 
 def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
@@ -131,23 +126,41 @@ def _folded(owner: str, name: str) -> str:
     return f"{owner.lower()}/{name.lower()}"
 
 
-def _upload_urls(ctx: Context, owner: str, hashes: set[str]) -> dict[str, dict[str, str]]:
+def _reusable(ctx: Context, owner: str, package: Package | None, hashes) -> tuple[dict[str, Stored], dict[str, Stored]]:
+    """The fragments the pusher may reuse: those of the package's `latest` instance (which it
+    may read: it pushes to it), read as one fragment set, and those of the rest that
+    `permissions.readable_fragments` finds. A new instance that changes a few fragments of a big
+    one so costs a few hundred rows, not a lookup per fragment. Returns both parts: only the
+    second may hold fragments no instance references (the owner's leftovers)."""
+    in_latest: dict[str, Stored] = {}
+    latest = tags.tagged_instance(ctx, package, tags.LATEST) if package is not None else None
+    if latest is not None:
+        fragments = blobs.instance_fragments(ctx.session, latest.id)
+        in_latest = {h: fragments[h] for h in hashes if h in fragments}
+    return in_latest, permissions.readable_fragments(ctx, owner, [h for h in hashes if h not in in_latest])
+
+
+def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[str]) -> dict[str, dict[str, str]]:
     """The client HEADs each fragment and PUTs those that do not answer 200 (protocol.md 8.2).
     A fragment the pusher may reuse is HEADed where it is stored; one it may not reuse (stored
     for a package it cannot read, or not stored at all: the two must look alike) is HEADed and
     PUT at the pusher's own staging key, verified at commit. Only the owner's fragments that are
     not stored yet go straight to `objs/OWNER/`; no PUT URL ever points at a stored fragment."""
-    # The client may skip uploading fragments that are stored already; keep them from garbage collection.
-    blobs.touch(ctx.session, owner, hashes)
-    reusable = permissions.readable_fragments(ctx, owner, hashes)
+    in_latest, elsewhere = _reusable(ctx, owner, package, hashes)
+    # The client may skip uploading the fragments it may reuse; keep those from garbage
+    # collection that no instance may hold (an instance's fragments are never collected).
+    blobs.touch(ctx.session, owner, elsewhere)
+    reusable = {**in_latest, **elsewhere}
     store, pusher = ctx.store, ctx.actor.name
+    batch = store.upload_batch(owner, hashes) if pusher == owner else None
     urls = {}
     for h in sorted(hashes):
         if h in reusable:
             # `quilt push --reupload` PUTs it anyway: into staging, where it replaces nothing.
-            urls[h] = {"head": store.object_url("HEAD", owner, h), "put": store.staging_url("PUT", owner, pusher, h)}
+            urls[h] = {"head": store.object_url("HEAD", owner, h, reusable[h].batch),
+                       "put": store.staging_url("PUT", owner, pusher, h)}
         elif pusher == owner:
-            urls[h] = store.upload_urls(owner, h)
+            urls[h] = store.upload_urls(owner, h, batch)
         else:
             urls[h] = {"head": store.staging_url("HEAD", owner, pusher, h),
                        "put": store.staging_url("PUT", owner, pusher, h)}
@@ -155,12 +168,12 @@ def _upload_urls(ctx: Context, owner: str, hashes: set[str]) -> dict[str, dict[s
 
 
 def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,
-                 sizes: dict[str, int], known: dict[str, int], request: PushRequest) -> dict:
-    """Write everything of the push; every fragment was checked by `_check_fragments_stored`,
-    and those in `known` have a blob row already."""
+                 existing: dict[str, Stored], fresh: dict[str, Stored], request: PushRequest) -> dict:
+    """Write everything of the push; every fragment was checked by `_check_fragments_stored`:
+    those in `existing` have a blob row already, those in `fresh` get one."""
     if package is None:
         package = _create_package(ctx, owner, name, request)
-    instance = _save_instance(ctx, package, top_hash, contents, sizes, known)
+    instance = _save_instance(ctx, package, top_hash, contents, existing, fresh)
     ctx.session.add(Log(package_id=package.id, instance_id=instance.id, author=ctx.actor.name,
                         message=request.message))
     tags.move_tag(ctx, package, instance, tags.LATEST)
@@ -170,41 +183,56 @@ def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, t
     return {"package_url": f"{ctx.base_url}/package/{owner}/{name}", "package_hash": top_hash}
 
 
-def _check_fragments_stored(ctx: Context, owner: str, sizes: dict[str, int]) -> dict[str, int]:
+def _check_fragments_stored(ctx: Context, owner: str, package: Package | None,
+                            sizes: dict[str, int]) -> tuple[dict[str, Stored], dict[str, Stored]]:
     """The original trusted the client (protocol.md 14.1); we check, before anything is
     committed, that every fragment is one the pusher may reuse, or one it staged and whose bytes
-    hash to its name (then moved into place), or, for the owner, one uploaded into place with
-    the declared size. A fragment of a package the pusher cannot read counts as not stored.
-    Returns the fragments that have a blob row already, so the commit does not look them up again."""
-    reusable = permissions.readable_fragments(ctx, owner, sizes)
-    pusher = ctx.actor.name
-    staged = {h: size for h, size in ctx.store.staged_sizes(owner, pusher).items() if h in sizes}
+    hash to its name (then moved into place), or, for the owner, one uploaded into the push's
+    batch (or into place) with the declared size. A fragment of a package the pusher cannot
+    read counts as not stored. What it costs follows the push, never what the owner stored
+    before: one listing of the batch and of the pusher's staging area, a few HEADs at most.
+    Returns the fragments with a blob row already and the new ones, where each is stored."""
+    in_latest, elsewhere = _reusable(ctx, owner, package, sizes)
+    reusable = {**in_latest, **elsewhere}
+    pusher, store = ctx.actor.name, ctx.store
+    staged = {h: size for h, size in store.staged_sizes(owner, pusher).items() if h in sizes}
     new = set(sizes) - set(reusable)
-    direct = (new - set(staged)) if pusher == owner else set()
-    found = {**(ctx.store.sizes(owner, direct) if direct else {}), **{h: staged[h] for h in new & set(staged)}}
+    found: dict[str, Stored] = {h: Stored(staged[h]) for h in new & set(staged)}  # moved to objs/ if accepted
+    if pusher == owner:
+        batch = store.upload_batch(owner, sizes)
+        if batch is not None:
+            found.update((h, Stored(size, batch)) for h, size in store.batch_sizes(owner, batch, len(new)).items()
+                         if h in new and h not in found)
+        unbatched = sorted(new - set(found))
+        if batch is not None:
+            unbatched = unbatched[:MAX_UNBATCHED_CHECKS]
+        found.update((h, Stored(size)) for h, size in (store.sizes(owner, unbatched) if unbatched else {}).items())
     missing = sorted(h for h in new if h not in found)
     if missing:
         raise BadRequest(f"{len(missing)} fragment(s) are not in storage; upload them first: {_shown(missing)}",
                          missing=missing[:MISSING_DETAIL_LIMIT])
-    wrong = sorted(h for h in new if found[h] != sizes[h])
+    wrong = sorted(h for h in new if found[h].size != sizes[h])
     if wrong:
         raise BadRequest(f"{len(wrong)} fragment(s) differ in size from the push: "
-                         + ", ".join(f"{h} (stored {found[h]}, declared {sizes[h]})" for h in wrong[:MISSING_LIST_LIMIT]))
+                         + ", ".join(f"{h} (stored {found[h].size}, declared {sizes[h]})"
+                                     for h in wrong[:MISSING_LIST_LIMIT]))
     # A staged copy of a reusable fragment (`--reupload`) is placed too if the stored bytes went missing.
-    accepted = _accept_staged(ctx, owner, pusher, sorted(staged))
+    accepted = _accept_staged(ctx, owner, pusher, {h: reusable[h].batch if h in reusable else None for h in staged})
     rejected = sorted(h for h in new & set(staged) if not accepted[h])
     if rejected:
         raise BadRequest(f"{len(rejected)} uploaded fragment(s) do not match their hash; upload them again: "
                          f"{_shown(rejected)}", mismatched=rejected[:MISSING_DETAIL_LIMIT])
-    return reusable  # what has a blob row already (the owner's: all of them)
+    return reusable, found
 
 
-def _accept_staged(ctx: Context, owner: str, pusher: str, hashes: list[str]) -> dict[str, bool]:
-    if not hashes:
+def _accept_staged(ctx: Context, owner: str, pusher: str, batches: dict[str, str | None]) -> dict[str, bool]:
+    """Each staged fragment placed at its key (`batches`: where its row says it lives)."""
+    if not batches:
         return {}
+    hashes = sorted(batches)
     # Reading each staged fragment back (S3) is I/O-bound: a few at once, each in bounded chunks.
     with ThreadPoolExecutor(max_workers=STAGED_VERIFY_THREADS) as pool:
-        accepted = dict(zip(hashes, pool.map(lambda h: ctx.store.accept_staged(owner, pusher, h), hashes)))
+        accepted = dict(zip(hashes, pool.map(lambda h: ctx.store.accept_staged(owner, pusher, h, batches[h]), hashes)))
     # The staged copies go once the push is committed: if this attempt is rolled back and run
     # again (a lock conflict), they are still there to be accepted again; if it fails for good,
     # gc removes them after the grace period.
@@ -238,25 +266,23 @@ def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -
     return package
 
 
-def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict, sizes: dict[str, int],
-                   known: dict[str, int]) -> Instance:
+def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict, existing: dict[str, Stored],
+                   fresh: dict[str, Stored]) -> Instance:
     now = utcnow()
     instance = find_instance(ctx.session, package.id, top_hash)
     if instance is not None:
         # Same tophash again: the tree is immutable; only record who pushed it last.
         instance.updated_at, instance.updated_by = now, ctx.actor.name
         return instance
-    stored = encode_contents(contents)
-    if len(stored) > ctx.settings.max_contents_bytes:
-        # The database could not take the row (MariaDB's max_allowed_packet); say so, not 500.
-        raise PayloadTooLarge(f"The package tree takes {len(stored)} bytes compressed; "
-                              f"at most {ctx.settings.max_contents_bytes} are allowed")
-    instance = Instance(package_id=package.id, hash=top_hash, contents=stored,
-                        readme_hash=tree.readme_hash(contents), keywords=_keywords(contents), created_at=now,
+    instance = Instance(package_id=package.id, hash=top_hash, readme_hash=tree.readme_hash(contents),
+                        keyword_set_id=trees.keyword_set(ctx.session, _keywords(contents)), created_at=now,
                         created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()
-    blobs.link_blobs(ctx.session, instance.id, package.owner, sizes, known)
+    trees.save(ctx.session, instance.id, trees.serialize(contents), max_bytes=ctx.settings.max_contents_bytes)
+    # Where a concurrent push added a fragment first, its row (and batch) is the one to keep.
+    rows, ids = blobs.add_blobs(ctx.session, package.owner, fresh) if fresh else ({}, {})
+    fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids)
     return instance
 
 
@@ -265,15 +291,14 @@ def _keywords(contents: dict) -> str:
     return " ".join(words)[:MAX_KEYWORDS_CHARS]
 
 
-def _latest_tree(ctx: Context, package: Package | None) -> tuple[dict, dict[str, int]]:
+def _latest_tree(ctx: Context, package: Package | None) -> tuple[dict, dict[str, Stored]]:
     empty = {"type": tree.ROOT, "children": {}}
     if package is None:
         return empty, {}
     instance = tags.tagged_instance(ctx, package, tags.LATEST)
     if instance is None:
         return empty, {}
-    stored = ctx.session.scalar(select(Instance.contents).where(Instance.id == instance.id))
-    return json.loads(decode_contents(stored)), blobs.instance_sizes(ctx.session, instance.id)
+    return json.loads(trees.load(ctx.session, instance.id)), blobs.instance_fragments(ctx.session, instance.id)
 
 
 def _graft(base: dict, subpath: list[str], subtree: dict) -> dict:

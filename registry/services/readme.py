@@ -25,11 +25,11 @@ def index_after_commit(ctx: Context, owner: str, readme_hash: str) -> None:
     def index(_session):
         try:
             with Session(bind=bind) as session:
-                unindexed = session.scalar(select(Blob.id).where(Blob.owner == owner, Blob.hash == readme_hash,
-                                                                 Blob.preview.is_(None)))
+                unindexed = session.execute(select(Blob.id, Blob.batch).where(
+                    Blob.owner == owner, Blob.hash == readme_hash, Blob.preview.is_(None))).first()
                 if unindexed is None:
                     return
-                text = store.read(owner, readme_hash, PREVIEW_BYTES).decode("utf-8", errors="ignore")
+                text = store.read(owner, readme_hash, PREVIEW_BYTES, unindexed.batch).decode("utf-8", errors="ignore")
                 session.execute(update(Blob).where(Blob.owner == owner, Blob.hash == readme_hash).values(preview=text))
                 session.commit()
         except Exception:  # noqa: BLE001 - a preview is optional; never fail the request for it

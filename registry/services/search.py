@@ -14,7 +14,7 @@ import base64
 from sqlalchemy import and_, case, func, literal, or_, select
 
 from ..errors import BadRequest
-from ..models import Blob, Instance, Package, Tag
+from ..models import Blob, Instance, KeywordSet, Package, Tag
 from . import permissions
 from .context import Context
 from .packages import README_PREVIEW_CHARS, summarize
@@ -69,7 +69,7 @@ def search(ctx: Context, query: str, *, limit: int = MAX_LIMIT, cursor: str | No
     conditions = []
     for word in words:
         pattern = _like(word)
-        in_name, in_nodes, in_readme = (handle.like(pattern, escape="\\"), Instance.keywords.like(pattern, escape="\\"),
+        in_name, in_nodes, in_readme = (handle.like(pattern, escape="\\"), func.coalesce(KeywordSet.words, "").like(pattern, escape="\\"),
                                         readme.like(pattern, escape="\\"))
         conditions.append(or_(in_name, in_nodes, in_readme))
         rank = rank + case((in_name, NAME), (in_nodes, NODE), else_=README)
@@ -78,6 +78,7 @@ def search(ctx: Context, query: str, *, limit: int = MAX_LIMIT, cursor: str | No
         select(Package, rank, func.substr(Blob.preview, 1, README_PREVIEW_CHARS))
         .join(Tag, and_(Tag.package_id == Package.id, Tag.name == LATEST))
         .join(Instance, Instance.id == Tag.instance_id)
+        .outerjoin(KeywordSet, KeywordSet.id == Instance.keyword_set_id)
         .outerjoin(Blob, and_(Blob.owner == Package.owner, Blob.hash == Instance.readme_hash))
         .where(permissions.readable_clause(ctx), *conditions)
         .order_by(rank.desc(), func.lower(Package.owner), func.lower(Package.name), Package.id)

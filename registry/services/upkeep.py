@@ -8,9 +8,12 @@ lifetime of its upload URLs). Rows are deleted before the bytes, and only while 
 unreferenced, so a concurrent push either keeps a fragment or re-uploads it, never links a
 fragment whose bytes are gone.
 
+Fragment sets are chunks shared by instances (services.fragment_sets): a chunk no instance
+holds goes first, then the fragments no chunk holds.
+
 It then removes stored objects that no row names once they are older than the grace period:
 staged uploads (`staging/`) of pushes that never completed, and fragments uploaded into
-`objs/` whose push never came (or failed). A push completes well within the grace period of
+`objs/` or an upload batch (`uploads/`) whose push never came (or failed). A push completes well within the grace period of
 its uploads, so only abandoned ones are old enough.
 """
 
@@ -26,8 +29,8 @@ from sqlalchemy import delete, exists, func, or_, select, update
 
 from ..db import utcnow
 from ..errors import BadRequest
-from ..models import Blob, Instance, InstanceBlob, Package, User
-from ..storage.base import OBJECTS, STAGING, TEMP_PREFIX, StoredObject
+from ..models import Blob, ChunkBlob, FragmentChunk, Instance, InstanceChunk, Package, User
+from ..storage.base import OBJECTS, STAGING, TEMP_PREFIX, UPLOADS, StoredObject
 from ..tree import is_hash
 from . import permissions
 from .blobs import CHUNK, chunked
@@ -43,7 +46,7 @@ class OwnerTotals:
 
 
 def _garbage(cutoff: dt.datetime):
-    unreferenced = ~exists().where(InstanceBlob.blob_id == Blob.id)
+    unreferenced = ~exists().where(ChunkBlob.blob_id == Blob.id)
     quiet = func.coalesce(Blob.touched_at, Blob.created_at) < cutoff
     return unreferenced, quiet
 
@@ -55,8 +58,14 @@ def collect_garbage(ctx: Context, *, grace_hours: float, dry_run: bool) -> dict[
         raise BadRequest(f"The grace period must be at least the upload URL lifetime "
                          f"({ctx.settings.url_expiry_seconds / 3600:g} hours): a push may take that long.")
     cutoff = utcnow() - dt.timedelta(hours=grace_hours)
+    if not dry_run:
+        _collect_chunks(ctx)
     unreferenced, quiet = _garbage(cutoff)
-    rows = ctx.session.execute(select(Blob.id, Blob.owner, Blob.hash, Blob.size).where(unreferenced, quiet)).all()
+    if dry_run:  # what would go once the chunks of deleted instances are gone
+        unreferenced = ~exists().where(ChunkBlob.blob_id == Blob.id,
+                                       exists().where(InstanceChunk.chunk_id == ChunkBlob.chunk_id))
+    rows = ctx.session.execute(select(Blob.id, Blob.owner, Blob.hash, Blob.size, Blob.batch)
+                               .where(unreferenced, quiet)).all()
     totals: dict[str, OwnerTotals] = defaultdict(OwnerTotals)
     for chunk in chunked(rows):
         ids = [row.id for row in chunk]
@@ -68,7 +77,7 @@ def collect_garbage(ctx: Context, *, grace_hours: float, dry_run: bool) -> dict[
             ctx.session.commit()
             chunk = [row for row in chunk if row.id in deleted]
             for row in chunk:
-                ctx.store.delete(row.owner, row.hash)
+                ctx.store.delete(row.owner, row.hash, row.batch)
         for row in chunk:
             totals[row.owner].fragments += 1
             totals[row.owner].bytes += row.size
@@ -76,10 +85,21 @@ def collect_garbage(ctx: Context, *, grace_hours: float, dry_run: bool) -> dict[
     return dict(sorted(totals.items()))
 
 
+def _collect_chunks(ctx: Context) -> None:
+    """Chunks no instance holds (their instances were deleted); their chunk_blob rows cascade.
+    A push that picked one up meanwhile fails on its foreign key and is retried whole."""
+    orphaned = select(FragmentChunk.id).where(~exists().where(InstanceChunk.chunk_id == FragmentChunk.id))
+    for chunk in chunked(list(ctx.session.scalars(orphaned))):
+        ctx.session.execute(delete(ChunkBlob).where(ChunkBlob.chunk_id.in_(chunk)))  # SQLite may not cascade
+        ctx.session.execute(delete(FragmentChunk).where(FragmentChunk.id.in_(chunk),
+                                                        ~exists().where(InstanceChunk.chunk_id == FragmentChunk.id)))
+        ctx.session.commit()
+
+
 def _collect_stray_objects(ctx: Context, cutoff: dt.datetime, dry_run: bool,
                            totals: dict[str, OwnerTotals]) -> None:
     """Delete objects older than `cutoff` that no fragment row names (listing the store)."""
-    for area in (STAGING, OBJECTS):
+    for area in (STAGING, OBJECTS, UPLOADS):
         old = (item for item in ctx.store.list_objects(area) if item.modified < cutoff)
         while chunk := list(itertools.islice(old, CHUNK)):  # a bucket may hold millions: a chunk at a time
             for item in _unnamed(ctx, area, chunk):
@@ -91,21 +111,23 @@ def _collect_stray_objects(ctx: Context, cutoff: dt.datetime, dry_run: bool,
 
 
 def _unnamed(ctx: Context, area: str, items: list[StoredObject]) -> list[StoredObject]:
-    """Staged uploads and leftover upload files all; objects in `objs/` without a row. Keys of
-    any other shape are not ours to delete."""
+    """Staged uploads and leftover upload files all; objects in `objs/` or `uploads/` that no
+    row names at that key. Keys of any other shape are not ours to delete."""
     stray, wanted = [], defaultdict(dict)
     for item in items:
         parts = item.key.split("/")
-        if len(parts) != (4 if area == STAGING else 3):
+        if len(parts) != (3 if area == OBJECTS else 4):
             continue
         name = parts[-1]
         if name.startswith(TEMP_PREFIX) or (area == STAGING and is_hash(name)):
             stray.append(item)
         elif is_hash(name):
-            wanted[parts[1]][name] = item
-    for owner, by_hash in wanted.items():
-        named = set(ctx.session.scalars(select(Blob.hash).where(Blob.owner == owner, Blob.hash.in_(list(by_hash)))))
-        stray.extend(item for hash_, item in by_hash.items() if hash_ not in named)
+            batch = parts[2] if area == UPLOADS else None
+            wanted[parts[1]][(name, batch)] = item
+    for owner, by_key in wanted.items():
+        named = set(ctx.session.execute(select(Blob.hash, Blob.batch).where(
+            Blob.owner == owner, Blob.hash.in_(sorted({h for h, _ in by_key})))).all())
+        stray.extend(item for key, item in by_key.items() if key not in named)
     return stray
 
 
@@ -113,16 +135,16 @@ def verify_blobs(ctx: Context, *, owner: str | None = None, deep: bool = False) 
     """Check that each fragment row is stored with its size (and, deep, its SHA-256); record the
     result on the row. Returns the problems found: {"missing": [...], "size": [...], "corrupt": [...]}."""
     permissions.require_admin(ctx.actor)
-    query = select(Blob.id, Blob.owner, Blob.hash, Blob.size).order_by(Blob.owner, Blob.hash)
+    query = select(Blob.id, Blob.owner, Blob.hash, Blob.size, Blob.batch).order_by(Blob.owner, Blob.hash)
     if owner is not None:
         query = query.where(Blob.owner == owner)
-    by_owner = defaultdict(list)
+    by_place = defaultdict(list)
     for row in ctx.session.execute(query):
-        by_owner[row.owner].append(row)
+        by_place[row.owner, row.batch].append(row)
     problems: dict[str, list[str]] = {MISSING: [], WRONG_SIZE: [], CORRUPT: []}
     now = utcnow()
-    for blob_owner, rows in by_owner.items():
-        stored = ctx.store.sizes(blob_owner, [row.hash for row in rows])
+    for (blob_owner, batch), rows in by_place.items():
+        stored = ctx.store.sizes(blob_owner, [row.hash for row in rows], batch)
         for row in rows:
             problem = _check(ctx, row, stored.get(row.hash), deep)
             if problem:
@@ -138,7 +160,7 @@ def _check(ctx: Context, row, stored_size: int | None, deep: bool) -> str | None
         return WRONG_SIZE
     if deep:
         digest = hashlib.sha256()
-        for chunk in ctx.store.stream(row.owner, row.hash):
+        for chunk in ctx.store.stream(row.owner, row.hash, row.batch):
             digest.update(chunk)
         if digest.hexdigest() != row.hash:
             return CORRUPT
@@ -151,7 +173,7 @@ def stats(ctx: Context) -> dict:
     per_owner = session.execute(select(Blob.owner, func.count(Blob.id), func.coalesce(func.sum(Blob.size), 0))
                                 .group_by(Blob.owner).order_by(Blob.owner)).all()
     packages = dict(session.execute(select(Package.owner, func.count(Package.id)).group_by(Package.owner)).all())
-    unreferenced = session.scalar(select(func.count(Blob.id)).where(~exists().where(InstanceBlob.blob_id == Blob.id)))
+    unreferenced = session.scalar(select(func.count(Blob.id)).where(~exists().where(ChunkBlob.blob_id == Blob.id)))
     return {
         "users": session.scalar(select(func.count(User.id))),
         "packages": session.scalar(select(func.count(Package.id))),

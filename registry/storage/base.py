@@ -9,12 +9,18 @@ import re
 from typing import Iterable, Iterator
 
 OWNER_RE = re.compile(r"[A-Za-z0-9_]{1,64}\Z")  # \Z: "$" would let a trailing newline through
-OBJECTS, STAGING = "objs", "staging"
+OBJECTS, STAGING, UPLOADS = "objs", "staging", "uploads"
 TEMP_PREFIX = ".upload-"  # the local store's uploads in progress, next to where they will be kept
 
 
-def object_key(owner: str, hash_: str) -> str:
-    return f"{OBJECTS}/{owner}/{hash_}"
+def object_key(owner: str, hash_: str, batch: str | None = None) -> str:
+    """`objs/OWNER/HASH`, or `uploads/OWNER/BATCH/HASH` for a fragment that arrived in an
+    upload batch (see `BlobStore.upload_batch`) and stays where it arrived."""
+    return f"{OBJECTS}/{owner}/{hash_}" if batch is None else f"{UPLOADS}/{owner}/{batch}/{hash_}"
+
+
+def batch_prefix(owner: str, batch: str) -> str:
+    return f"{UPLOADS}/{owner}/{batch}/"
 
 
 def staging_key(owner: str, pusher: str, hash_: str) -> str:
@@ -38,34 +44,48 @@ class BlobStore(abc.ABC):
         return self
 
     @abc.abstractmethod
-    def object_url(self, method: str, owner: str, hash_: str) -> str:
-        """A URL for `objs/OWNER/HASH` signed for one method (GET honours `Range: bytes=N-`)."""
+    def object_url(self, method: str, owner: str, hash_: str, batch: str | None = None) -> str:
+        """A URL for the fragment's key (`object_key`) signed for one method (GET honours
+        `Range: bytes=N-`)."""
 
     @abc.abstractmethod
     def staging_url(self, method: str, owner: str, pusher: str, hash_: str) -> str:
         """A HEAD or PUT URL for the pusher's staging key (see `staging_key`)."""
 
-    def upload_urls(self, owner: str, hash_: str) -> dict[str, str]:
-        """`{"head": url, "put": url}` straight to `objs/OWNER/HASH`, each signed for its own method."""
-        return {"head": self.object_url("HEAD", owner, hash_), "put": self.object_url("PUT", owner, hash_)}
+    def upload_urls(self, owner: str, hash_: str, batch: str | None = None) -> dict[str, str]:
+        """`{"head": url, "put": url}` straight to the fragment's key, each signed for its own method."""
+        return {"head": self.object_url("HEAD", owner, hash_, batch), "put": self.object_url("PUT", owner, hash_, batch)}
 
-    def download_url(self, owner: str, hash_: str) -> str:
-        return self.object_url("GET", owner, hash_)
+    def download_url(self, owner: str, hash_: str, batch: str | None = None) -> str:
+        return self.object_url("GET", owner, hash_, batch)
+
+    def upload_batch(self, owner: str, hashes: Iterable[str]) -> str | None:
+        """Where the owner uploads the new fragments of one push: None for `objs/OWNER/`, or a
+        batch whose keys the push lists at commit, so the check costs what the push holds and
+        not what the owner stored before (a store whose existence checks are cheap per
+        fragment, like a folder, needs none). The same hashes give the same batch, so the dry
+        run and the push agree, and a push run again finds what it uploaded before."""
+        return None
+
+    def batch_sizes(self, owner: str, batch: str, expected: int = 0) -> dict[str, int]:
+        """Sizes of the fragments uploaded into the batch (a listing of its keys; `expected`,
+        how many there may be, lets a store list a large batch in parts at once)."""
+        return {}
 
     @abc.abstractmethod
-    def sizes(self, owner: str, hashes: Iterable[str]) -> dict[str, int]:
+    def sizes(self, owner: str, hashes: Iterable[str], batch: str | None = None) -> dict[str, int]:
         """Sizes of the fragments that exist; missing ones are left out."""
 
     @abc.abstractmethod
-    def read(self, owner: str, hash_: str, limit: int) -> bytes:
+    def read(self, owner: str, hash_: str, limit: int, batch: str | None = None) -> bytes:
         """The first `limit` bytes of a fragment (README previews)."""
 
     @abc.abstractmethod
-    def stream(self, owner: str, hash_: str) -> Iterator[bytes]:
+    def stream(self, owner: str, hash_: str, batch: str | None = None) -> Iterator[bytes]:
         """The fragment's bytes in chunks (verification)."""
 
     @abc.abstractmethod
-    def delete(self, owner: str, hash_: str) -> None:
+    def delete(self, owner: str, hash_: str, batch: str | None = None) -> None:
         """Remove a fragment; removing a missing one is not an error."""
 
     @abc.abstractmethod
@@ -73,9 +93,10 @@ class BlobStore(abc.ABC):
         """Sizes of the fragments the pusher has staged for the owner (one listing)."""
 
     @abc.abstractmethod
-    def accept_staged(self, owner: str, pusher: str, hash_: str) -> bool:
-        """Verify a staged fragment's SHA-256 and copy it to `objs/OWNER/HASH` unless that is
-        stored already (a stored fragment is never replaced). The staged copy stays until
+    def accept_staged(self, owner: str, pusher: str, hash_: str, batch: str | None = None) -> bool:
+        """Verify a staged fragment's SHA-256 and copy it to the fragment's key (`objs/OWNER/HASH`,
+        or its batch's where it has a row already) unless that is stored already (a stored
+        fragment is never replaced). The staged copy stays until
         `discard_staged` (the push removes it once committed). False, and the staged copy is
         gone, when its bytes are not the hash."""
 
@@ -84,7 +105,7 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     def list_objects(self, area: str) -> Iterator[StoredObject]:
-        """Every object under `objs/` or `staging/` (garbage collection)."""
+        """Every object under `objs/`, `staging/` or `uploads/` (garbage collection)."""
 
     @abc.abstractmethod
     def delete_key(self, key: str) -> None:

@@ -36,6 +36,12 @@ def _place(source: Path, target: Path) -> None:
             os.replace(source, target)
 
 
+def _no_batch(batch: str | None) -> None:
+    # A stat per fragment costs the same whatever the folder holds: uploads go straight to objs/.
+    if batch is not None:
+        raise ValueError("the local store keeps no upload batches")
+
+
 class LocalBlobStore(BlobStore):
     def __init__(self, root: Path, secret_key: str, *, public_url: str = "", expiry_seconds: int = 86400,
                  base_url: str = ""):
@@ -56,7 +62,7 @@ class LocalBlobStore(BlobStore):
 
     def signature(self, method: str, owner: str, hash_: str, expires: int) -> str:
         message = f"{method}\n{owner}\n{hash_}\n{expires}".encode()
-        return base64.urlsafe_b64encode(hmac.new(self._key, message, hashlib.sha256).digest()).decode().rstrip("=")
+        return base64.urlsafe_b64encode(hmac.digest(self._key, message, "sha256")).decode().rstrip("=")
 
     def _url(self, method: str, owner: str, hash_: str) -> str:
         """`owner` is OWNER for `objs/`, or `staging/OWNER/PUSHER` (no owner name has a slash)."""
@@ -74,7 +80,8 @@ class LocalBlobStore(BlobStore):
         given = (signature or "").encode("utf-8", "surrogatepass")
         return hmac.compare_digest(expected.encode(), given) and time.time() <= expires_at
 
-    def object_url(self, method: str, owner: str, hash_: str) -> str:
+    def object_url(self, method: str, owner: str, hash_: str, batch: str | None = None) -> str:
+        _no_batch(batch)
         return self._url(method, owner, hash_)
 
     def staging_url(self, method: str, owner: str, pusher: str, hash_: str) -> str:
@@ -82,17 +89,18 @@ class LocalBlobStore(BlobStore):
 
     # Bytes
 
-    def path(self, owner: str, hash_: str) -> Path:
+    def path(self, owner: str, hash_: str, batch: str | None = None) -> Path:
+        _no_batch(batch)
         return self.root / object_key(owner, hash_)
 
     def staging_path(self, owner: str, pusher: str, hash_: str) -> Path:
         return self.root / staging_key(owner, pusher, hash_)
 
-    def sizes(self, owner: str, hashes: Iterable[str]) -> dict[str, int]:
+    def sizes(self, owner: str, hashes: Iterable[str], batch: str | None = None) -> dict[str, int]:
         found = {}
         for hash_ in hashes:
             try:
-                found[hash_] = self.path(owner, hash_).stat().st_size
+                found[hash_] = self.path(owner, hash_, batch).stat().st_size
             except FileNotFoundError:
                 pass
         return found
@@ -129,17 +137,17 @@ class LocalBlobStore(BlobStore):
         finally:
             Path(tmp_name).unlink(missing_ok=True)
 
-    def read(self, owner: str, hash_: str, limit: int) -> bytes:
-        with open(self.path(owner, hash_), "rb") as handle:
+    def read(self, owner: str, hash_: str, limit: int, batch: str | None = None) -> bytes:
+        with open(self.path(owner, hash_, batch), "rb") as handle:
             return handle.read(limit)
 
-    def stream(self, owner: str, hash_: str) -> Iterator[bytes]:
-        with open(self.path(owner, hash_), "rb") as handle:
+    def stream(self, owner: str, hash_: str, batch: str | None = None) -> Iterator[bytes]:
+        with open(self.path(owner, hash_, batch), "rb") as handle:
             while chunk := handle.read(CHUNK):
                 yield chunk
 
-    def delete(self, owner: str, hash_: str) -> None:
-        self.path(owner, hash_).unlink(missing_ok=True)
+    def delete(self, owner: str, hash_: str, batch: str | None = None) -> None:
+        self.path(owner, hash_, batch).unlink(missing_ok=True)
 
     # Staging and garbage collection
 
@@ -159,10 +167,10 @@ class LocalBlobStore(BlobStore):
                 continue
         return sizes
 
-    def accept_staged(self, owner: str, pusher: str, hash_: str) -> bool:
+    def accept_staged(self, owner: str, pusher: str, hash_: str, batch: str | None = None) -> bool:
         # `write` kept the staged file only because its SHA-256 is its name: verified already.
         staged = self.staging_path(owner, pusher, hash_)
-        target = self.path(owner, hash_)
+        target = self.path(owner, hash_, batch)
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             _place(staged, target)

@@ -17,6 +17,10 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import re
+import threading
+import time
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -36,6 +40,20 @@ def checksum_sha256(hex_digest: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 
+_SAFE_PATH = re.compile(r"[A-Za-z0-9/_.~-]*\Z")
+
+
+class _Second(NamedTuple):
+    """Everything a URL shares with the others signed within the same second."""
+
+    epoch: int
+    credentials_key: tuple
+    timestamp: str
+    scope: str
+    query: str
+    signing_key: bytes
+
+
 class PresignerV4:
     def __init__(self, endpoint_url: str, region: str, credentials_provider, expires_in: int):
         """`credentials_provider()` returns an object with access_key, secret_key and token."""
@@ -48,50 +66,64 @@ class PresignerV4:
         self.region = region
         self.credentials_provider = credentials_provider
         self.expires_in = expires_in
-        self._key_cache: tuple[tuple, bytes] | None = None
-        self._query_cache: tuple[tuple, str] | None = None
+        self._second: _Second | None = None
+        self._lock = threading.Lock()
 
-    def _signing_key(self, secret: str, day: str) -> bytes:
-        cache_key = (secret, day)
-        if self._key_cache is None or self._key_cache[0] != cache_key:
-            key = _hmac(("AWS4" + secret).encode(), day)
-            for part in (self.region, "s3", "aws4_request"):
-                key = _hmac(key, part)
-            self._key_cache = (cache_key, key)
-        return self._key_cache[1]
-
-    def _query(self, credentials, timestamp: str, scope: str) -> str:
-        """The canonical query string; the same for every URL signed within one second."""
-        cache_key = (credentials.access_key, credentials.token, timestamp)
-        if self._query_cache is None or self._query_cache[0] != cache_key:
-            params = {
-                "X-Amz-Algorithm": ALGORITHM,
-                "X-Amz-Credential": f"{credentials.access_key}/{scope}",
-                "X-Amz-Date": timestamp,
-                "X-Amz-Expires": str(self.expires_in),
-                "X-Amz-SignedHeaders": "host",
-            }
-            if credentials.token:
-                params["X-Amz-Security-Token"] = credentials.token
-            query = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in sorted(params.items()))
-            self._query_cache = (cache_key, query)
-        return self._query_cache[1]
-
-    def presign(self, method: str, bucket: str, key: str, now: dt.datetime | None = None,
-                checksum_sha256: str | None = None) -> str:
-        """A URL for one method on `bucket/key`; with `checksum_sha256` (base64, see
-        `checksum_sha256()`) the URL carries it as a signed query parameter."""
-        now = now or dt.datetime.now(dt.timezone.utc)
+    def _for_second(self, now: dt.datetime | None) -> _Second:
+        """The timestamp, scope, canonical query and signing key, computed once per second (a dry
+        run signs 200,000 URLs); the credentials are read again every second, so refreshed ones
+        (instance roles) are picked up."""
+        epoch = int(now.timestamp()) if now is not None else int(time.time())
+        cached = self._second
+        if cached is not None and cached.epoch == epoch:
+            return cached
         credentials = self.credentials_provider()
-        timestamp = now.strftime("%Y%m%dT%H%M%SZ")
+        timestamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(epoch))
         day = timestamp[:8]
         scope = f"{day}/{self.region}/s3/aws4_request"
-        query = self._query(credentials, timestamp, scope)
-        if checksum_sha256 is not None:
-            # Lower-case "x-amz-" sorts after every "X-Amz-" parameter: appended, the query stays canonical.
-            query = f"{query}&{CHECKSUM_PARAMETER}={_encode(checksum_sha256)}"
-        path = quote(f"{self.path_prefix}/{bucket}/{key}", safe="/-_.~")
-        canonical = f"{method}\n{path}\n{query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
-        to_sign = f"{ALGORITHM}\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.new(self._signing_key(credentials.secret_key, day), to_sign.encode(), hashlib.sha256).hexdigest()
-        return f"{self.base}/{bucket}/{key}?{query}&X-Amz-Signature={signature}"
+        params = {
+            "X-Amz-Algorithm": ALGORITHM,
+            "X-Amz-Credential": f"{credentials.access_key}/{scope}",
+            "X-Amz-Date": timestamp,
+            "X-Amz-Expires": str(self.expires_in),
+            "X-Amz-SignedHeaders": "host",
+        }
+        if credentials.token:
+            params["X-Amz-Security-Token"] = credentials.token
+        query = "&".join(f"{_encode(k)}={_encode(v)}" for k, v in sorted(params.items()))
+        credentials_key = (credentials.access_key, credentials.secret_key, credentials.token)
+        if cached is not None and cached.credentials_key == credentials_key and cached.timestamp[:8] == day:
+            signing_key = cached.signing_key
+        else:
+            signing_key = _hmac(("AWS4" + credentials.secret_key).encode(), day)
+            for part in (self.region, "s3", "aws4_request"):
+                signing_key = _hmac(signing_key, part)
+        second = _Second(epoch, credentials_key, timestamp, scope, query, signing_key)
+        with self._lock:
+            self._second = second
+        return second
+
+    def presign(self, method: str, bucket: str, key: str, now: dt.datetime | None = None,
+                checksum_sha256: str | None = None, query: dict[str, str] | None = None) -> str:
+        """A URL for one method on `bucket/key` (`key` empty: on the bucket); with
+        `checksum_sha256` (base64, see `checksum_sha256()`) the URL carries it as a signed query
+        parameter. `query` adds lower-case parameters (a listing's `list-type`, `prefix`...)."""
+        second = self._for_second(now)
+        signed_query = second.query
+        if checksum_sha256 is not None and not query:  # every PUT of a dry run: the short way
+            signed_query += f"&{CHECKSUM_PARAMETER}={_encode(checksum_sha256)}"
+        elif checksum_sha256 is not None or query:
+            extra = dict(query or {})
+            if checksum_sha256 is not None:
+                extra[CHECKSUM_PARAMETER] = checksum_sha256
+            # Lower-case names sort after every "X-Amz-" one: appended in order, the query stays canonical.
+            if not all(name[:1].islower() for name in extra):
+                raise ValueError("extra query parameters must have lower-case names")
+            signed_query += "".join(f"&{_encode(k)}={_encode(v)}" for k, v in sorted(extra.items()))
+        resource = f"{bucket}/{key}" if key else bucket
+        if not _SAFE_PATH.match(resource):  # fragment keys never need quoting: skip the cost
+            resource = quote(resource, safe="/-_.~")
+        canonical = f"{method}\n{self.path_prefix}/{resource}\n{signed_query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
+        to_sign = f"{ALGORITHM}\n{second.timestamp}\n{second.scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.digest(second.signing_key, to_sign.encode(), "sha256").hex()
+        return f"{self.base}/{resource}?{signed_query}&X-Amz-Signature={signature}"

@@ -5,8 +5,8 @@ missing, real push)."""
 import pytest
 from sqlalchemy import select
 
-from registry.models import Blob, Instance, InstanceBlob, Package
-from tests.helpers import build_tree, sha256
+from registry.models import Blob, ChunkBlob, Instance, InstanceChunk, Package
+from tests.helpers import build_tree, sha256, stored_batch
 
 SECRET = b"alice's private figures: 1,2,3\n"
 PUBLIC_README = b"# Shared\n"
@@ -33,7 +33,7 @@ def dry_run(registry, token, owner, name, files):
 
 
 def stored_bytes(registry, owner, digest):
-    return b"".join(registry.state.store.stream(owner, digest))
+    return b"".join(registry.state.store.stream(owner, digest, stored_batch(registry, owner, digest)))
 
 
 def not_in_storage(digest):
@@ -51,8 +51,9 @@ def install(registry, token, owner, name, top_hash):
 def linked_hashes(registry, owner, name):
     with registry.state.session_factory() as session:
         return set(session.scalars(
-            select(Blob.hash).join(InstanceBlob, InstanceBlob.blob_id == Blob.id)
-            .join(Instance, Instance.id == InstanceBlob.instance_id).join(Package, Package.id == Instance.package_id)
+            select(Blob.hash).join(ChunkBlob, ChunkBlob.blob_id == Blob.id)
+            .join(InstanceChunk, InstanceChunk.chunk_id == ChunkBlob.chunk_id)
+            .join(Instance, Instance.id == InstanceChunk.instance_id).join(Package, Package.id == Instance.package_id)
             .where(Package.owner == owner, Package.name == name)))
 
 
@@ -180,7 +181,7 @@ def test_reupload_of_stored_fragments_still_succeeds(alice_and_bob):
 def test_a_staged_copy_restores_a_reusable_fragment_whose_bytes_went_missing(alice_and_bob):
     registry, alice, _ = alice_and_bob
     secret = sha256(SECRET)
-    registry.state.store.delete("alice", secret)
+    registry.state.store.delete("alice", secret, stored_batch(registry, "alice", secret))
     pushed, _ = registry.push(alice, "alice", "private", {"figures.csv": SECRET})  # HEAD 404: it re-uploads
     assert pushed.status_code == 200, pushed.get_json()
     assert stored_bytes(registry, "alice", secret) == SECRET

@@ -55,3 +55,16 @@ def test_lone_surrogates_are_refused_pairs_and_escaped_backslashes_are_not():
         with pytest.raises(BadRequest, match="lone UTF-16 surrogate"):
             parse(text)
     assert parse('["\\ud83d\\ude00", "\\\\ud800"]') == ["\U0001F600", "\\ud800"]
+
+
+@pytest.mark.parametrize("text", [
+    '{"n": 123456789012345678901234567890, "m": -9223372036854775809}',  # beyond 64 bits
+    '{"f": [0.1, 1e-05, 2.5e+300, -0.0, 1.0000000000000002], "s": "caf\\u00e9 \\ud83d\\ude00 \\u2028"}',
+    '{"nan": NaN, "inf": -Infinity}',  # what json.loads reads, and the fast parser does not
+    '{"a": 1, "a": 2}',
+])
+def test_every_body_parses_exactly_as_json_loads_reads_it(text):
+    parsed = parse(text)
+    expected = json.loads(text)
+    assert json.dumps(parsed, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+    assert [type(v) for v in parsed.values()] == [type(v) for v in expected.values()]

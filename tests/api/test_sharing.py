@@ -4,7 +4,7 @@ import json
 
 from sqlalchemy import func, select
 
-from registry.models import Blob, Event, Instance, InstanceBlob
+from registry.models import Blob, Event, Instance, InstanceChunk
 from tests.helpers import build_tree, sha256
 
 
@@ -76,7 +76,7 @@ def test_delete_package_and_push_again_from_scratch(registry):
     assert call(registry, "GET", f"/api/package/alice/demo/{first}", alice)[0] == 404
     with registry.state.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Instance)) == 0
-        assert session.scalar(select(func.count()).select_from(InstanceBlob)) == 0
+        assert session.scalar(select(func.count()).select_from(InstanceChunk)) == 0
         assert session.scalar(select(func.count()).select_from(Blob)) == 1, "blob rows stay for GC"
         assert session.scalar(select(Event.user).where(Event.type == "DELETE")) == "alice"
     assert registry.push(alice, "alice", "demo", {"b": b"b"})[0].status_code == 200

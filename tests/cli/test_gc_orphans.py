@@ -1,6 +1,7 @@
 """`registry gc` also removes stored objects that no fragment row names once they are older than
 the grace period (issue 9, item 12): uploads into `objs/` whose push never came, and staged
-uploads (`staging/`), on both stores and both databases."""
+uploads (`staging/`), on both stores and both databases. On S3 the owner's uploads go into the
+push's upload batch (`uploads/`), which gc sweeps the same way."""
 
 import json
 import time
@@ -8,7 +9,7 @@ import time
 import pytest
 
 from registry import Settings, create_app
-from tests.helpers import TestRegistry, build_tree, sha256
+from tests.helpers import TestRegistry, build_tree, sha256, stored_batch
 
 GRACE_HOURS = 3 / 3600  # three seconds; the upload URLs below live for one
 PUSHED, ABANDONED, STAGED, YOUNG = b"pushed", b"abandoned upload", b"staged, never pushed", b"young"
@@ -36,6 +37,11 @@ def keys(registry, area):
     return sorted(item.key for item in registry.state.store.list_objects(area))
 
 
+def fragment_names(registry):
+    """The hashes stored as fragments: in `objs/` and in upload batches."""
+    return sorted(key.rsplit("/", 1)[1] for area in ("objs", "uploads") for key in keys(registry, area))
+
+
 def test_gc_removes_abandoned_uploads_past_the_grace_period_only(run, quick):
     registry, settings = quick
     registry.create_user("alice")
@@ -51,12 +57,13 @@ def test_gc_removes_abandoned_uploads_past_the_grace_period_only(run, quick):
     expected = [{"owner": "alice", "fragments": 2, "bytes": len(ABANDONED) + len(STAGED)}]
     dry = run("gc", "--dry-run", "--json", *grace, settings_override=settings)
     assert json.loads(dry.output) == expected
-    assert len(keys(registry, "objs")) == 3, "a dry run deletes nothing"
+    assert len(fragment_names(registry)) == 3, "a dry run deletes nothing"
     done = run("gc", "--yes", "--json", *grace, settings_override=settings)
     assert json.loads(done.output) == expected
-    assert keys(registry, "objs") == sorted(f"objs/alice/{sha256(d)}" for d in (PUSHED, YOUNG))
+    assert fragment_names(registry) == sorted(sha256(d) for d in (PUSHED, YOUNG))
     assert keys(registry, "staging") == []
-    status, _, body = registry.transfer("GET", registry.state.store.download_url("alice", sha256(PUSHED)))
+    status, _, body = registry.transfer("GET", registry.state.store.download_url(
+        "alice", sha256(PUSHED), stored_batch(registry, "alice", sha256(PUSHED))))
     assert (status, body) == (200, PUSHED)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from registry import create_app
 from registry.models import Blob
-from tests.helpers import TestRegistry, build_tree, sha256
+from tests.helpers import TestRegistry, build_tree, sha256, stored_batch, stored_key
 
 OLD = dt.datetime(2020, 1, 1)
 
@@ -38,6 +38,7 @@ def blob_hashes(registry):
 
 def test_gc_deletes_only_old_unreferenced_fragments(run, stored):
     registry, settings = stored
+    places = {d: stored_batch(registry, "alice", sha256(d)) for d in (b"only here", b"shared")}
     registry.api("DELETE", "/api/package/alice/gone/", token=registry.token("alice"))
     young = run("gc", "--dry-run", settings_override=settings)
     assert young.output.endswith("Would delete 0 fragment(s), 0 bytes.\n")
@@ -50,7 +51,8 @@ def test_gc_deletes_only_old_unreferenced_fragments(run, stored):
     assert done.output.splitlines()[-1] == "Deleted 1 fragment(s), 9 bytes."
     assert blob_hashes(registry) == {sha256(b"shared"), sha256(b"third")}
     store = registry.state.store
-    assert store.sizes("alice", [sha256(b"only here"), sha256(b"shared")]) == {sha256(b"shared"): 6}
+    assert {d: store.sizes("alice", [sha256(d)], batch) for d, batch in places.items()} == {
+        b"only here": {}, b"shared": {sha256(b"shared"): 6}}
 
 
 def test_gc_spares_fragments_a_push_in_progress_named(run, stored):
@@ -75,9 +77,9 @@ def test_gc_grace_must_cover_upload_urls(run, settings):
 def _damage(registry, settings, data: bytes, replacement: bytes | None):
     store, digest = registry.state.store, sha256(data)
     if replacement is None:
-        store.delete("alice", digest)
+        store.delete("alice", digest, stored_batch(registry, "alice", digest))
     elif settings.storage == "s3":
-        store.client.put_object(Bucket=store.bucket, Key=f"objs/alice/{digest}", Body=replacement)
+        store.client.put_object(Bucket=store.bucket, Key=stored_key(registry, "alice", digest), Body=replacement)
     else:
         store.path("alice", digest).write_bytes(replacement)
 

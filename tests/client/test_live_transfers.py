@@ -7,7 +7,11 @@ import os
 
 import pytest
 import requests
+from sqlalchemy import select
 
+from registry.db import make_engine, make_session_factory
+from registry.models import Blob
+from registry.storage import object_key
 from registry_client import Client, Package, Settings
 from registry_client.errors import IntegrityError
 from tests.client.conftest import files_of, sha256
@@ -20,8 +24,14 @@ def overwrite_blob(request, live, owner: str, hash_: str, data: bytes) -> None:
     if live.settings.storage == "local":
         (live.settings.blob_dir / "objs" / owner / hash_).write_bytes(data)
         return
+    engine = make_engine(live.settings.effective_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            batch = session.scalar(select(Blob.batch).where(Blob.owner == owner, Blob.hash == hash_))
+    finally:
+        engine.dispose()
     s3 = request.getfixturevalue("seaweedfs").client()
-    s3.put_object(Bucket=live.settings.s3_bucket, Key=f"objs/{owner}/{hash_}", Body=data)
+    s3.put_object(Bucket=live.settings.s3_bucket, Key=object_key(owner, hash_, batch), Body=data)
 
 
 def test_resume_retry_and_hash_refusal(request, machine, live, tmp_path):

@@ -92,8 +92,9 @@ def test_with_the_setting_off_urls_have_the_old_shape(settings, seaweedfs, s3_bu
 
 
 def test_the_owners_dry_run_url_cannot_overwrite_a_fragment_stored_since(any_registry):
-    """alice's dry run hands her a PUT URL straight to objs/alice/HASH (nothing is stored there yet);
-    bob, on her team package, then uploads the fragment, verified and moved there. Her URL, still
+    """alice's dry run hands her a PUT URL straight to the fragment's key (objs/alice/HASH on the
+    local store, her push's upload batch on S3; nothing is stored there yet); bob, on her team
+    package, then uploads the fragment, verified and moved to objs/alice/HASH. Her URL, still
     valid, must not replace it with other bytes."""
     registry: TestRegistry = any_registry
     registry.create_user("alice")
@@ -106,7 +107,7 @@ def test_the_owners_dry_run_url_cannot_overwrite_a_fragment_stored_since(any_reg
     answer = registry.api("PUT", f"/api/package/alice/team/{registry.tophash(contents)}", token=alice, compress=True,
                           body={"dry_run": True, "description": "", "contents": contents, "sizes": {}})
     alices_put = answer.get_json()["upload_urls"][digest]["put"]
-    assert "/objs/alice/" in alices_put or "/blobs/alice/" in alices_put  # straight to the fragment
+    assert "/uploads/alice/" in alices_put or "/blobs/alice/" in alices_put  # straight to the fragment's key
     pushed, top_hash = registry.push(bob, "alice", "team", files)
     assert pushed.status_code == 200, pushed.get_json()
     store = registry.state.store

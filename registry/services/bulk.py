@@ -1,0 +1,78 @@
+"""Multi-row SQL in bounded statements: a push of 100,000 fragments is a handful of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Iterator
+
+from sqlalchemy import Table
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+CHUNK = 2000  # values per IN list or rows per INSERT
+MAX_STATEMENT_CHARS = 4 * 1024 * 1024  # MySQL's max_allowed_packet is 16 MiB by default (MariaDB)
+
+
+def chunked(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: str) -> None:
+    """Insert rows, keeping the existing one where a unique key clashes (two pushes may add the
+    same row at once)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        statement = sqlite_insert(table).on_conflict_do_nothing()
+        for chunk in chunked(rows):
+            session.execute(statement, chunk)
+        return
+    # MySQL: one multi-row INSERT per few thousand rows, its VALUES written here. The driver
+    # would escape each of the 600,000 values of a 100,000-fragment push in Python (a second);
+    # these are ints, hex digests, names and timestamps, so `_literal` writes them directly and
+    # hands anything else (a string with other characters) to the driver's escaping.
+    # A no-op update rather than INSERT IGNORE, which would also hide other errors.
+    columns = list(rows[0])
+    names = ", ".join(f"`{table.c[c].name}`" for c in columns)
+    connection = session.connection()
+    escape = connection.connection.dbapi_connection.escape
+    head = f"INSERT INTO `{table.name}` ({names}) VALUES "
+    tail = f" ON DUPLICATE KEY UPDATE `{unchanged}` = `{unchanged}`"
+    values: list[str] = []
+    size = 0
+    for row in rows:
+        value = "(" + ",".join([_literal(row[c], escape) for c in columns]) + ")"
+        values.append(value)
+        size += len(value)
+        if len(values) == CHUNK or size > MAX_STATEMENT_CHARS:  # well within max_allowed_packet
+            _execute(connection, head + ",".join(values) + tail)
+            values, size = [], 0
+    if values:
+        _execute(connection, head + ",".join(values) + tail)
+
+
+def _execute(connection, sql: str) -> None:
+    # The driver applies %-formatting to the statement even without parameters.
+    connection.exec_driver_sql(sql.replace("%", "%%"))
+
+
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9_./:+= -]*\Z")  # nothing that could end a quoted literal
+
+
+def _literal(value, escape) -> str:
+    """A MySQL literal for `value`: written directly for the types a push writes, else escaped
+    by the driver (which also quotes every other string)."""
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if value is None:
+        return "NULL"
+    if kind is str and _PLAIN_TEXT.match(value):
+        return f"'{value}'"
+    if kind is bytes:
+        return f"X'{value.hex()}'" if value else "''"
+    if kind is dt.datetime and value.tzinfo is None:
+        return f"'{value.isoformat(' ')}'"
+    return escape(value)
