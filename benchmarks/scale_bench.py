@@ -1,0 +1,246 @@
+"""The Bench of benchmarks/scale.py: it starts the stack (database, SeaweedFS, `registry serve`),
+speaks HTTP to it as the quilt client does, seeds history and measures pushes."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+
+import requests
+from botocore.credentials import Credentials
+from sqlalchemy.engine import make_url
+
+from registry import Settings, create_app
+from registry.db import utcnow
+from registry.storage.sigv4 import PresignerV4
+from registry.tree import tophash
+from scale_report import Summary
+from scale_stack import (BUCKET, HISTORY_OWNER, HTTP_TIMEOUT, LOOP_THREADS, OWNER, ROOT, SEED_THREADS, STOP, THREADS,
+                         UPLOAD_THREADS, WORKERS, RssSampler, Server, check, database, http_put, parallel,
+                         raw_connection, run_threads, small_files)
+from scale_writepath import link_history
+from tests.helpers import TestRegistry, build_tree
+from tests.support.seaweedfs import SeaweedFS
+
+
+class Bench:
+    def __init__(self, args, tmp: Path, stack: contextlib.ExitStack):
+        self.args, self.tmp, self.stack = args, tmp, stack
+        self.summary = Summary()
+        self.served: dict[str, int] = {}  # install GETs answered 200, per package name
+        self.inflight: dict[str, int] = {}  # wrk connections cut at the end (may or may not have been served)
+        self.fresh: dict[int, dict] = {}  # the table's fresh pushes, by N (reused by incremental, installjson)
+        self.local = threading.local()
+
+    # setup
+
+    def start(self) -> None:
+        args, tmp, stack = self.args, self.tmp, self.stack
+        started = time.perf_counter()
+        self.url, self.schema = stack.enter_context(database(args.database_url))
+        self.s3 = SeaweedFS(tmp / "seaweedfs")
+        stack.callback(self.s3.stop)
+        self.s3.start()
+        self.s3.client().create_bucket(Bucket=BUCKET)
+        # Seeding PUTs presigned URLs over http.client: boto3's put_object managed ~400 objects/s
+        # here (its own CPU the limit), this ~1,600.
+        credentials = Credentials(self.s3.access_key, self.s3.secret_key).get_frozen_credentials()
+        self.presigner = PresignerV4(self.s3.endpoint_url, self.s3.region, lambda: credentials, 86400)
+        # REGISTRY_* variables of the caller's environment still apply (a longer timeout, say).
+        self.settings = Settings.from_env(
+            os.environ, data_dir=tmp / "data", database_url=self.url, secret_key=secrets.token_urlsafe(48),
+            storage="s3", s3_bucket=BUCKET, s3_endpoint_url=self.s3.endpoint_url, s3_region=self.s3.region,
+            s3_access_key_id=self.s3.access_key, s3_secret_access_key=self.s3.secret_key,
+            s3_signed_checksums=True, access_token_seconds=7 * 86400)  # a long run outlives the 1 h default
+        app = create_app(self.settings)
+        self.engine = app.extensions["registry"].engine
+        stack.callback(self.engine.dispose)
+        helper = TestRegistry(app)
+        self.tokens = {}
+        for name in (OWNER, HISTORY_OWNER):
+            helper.create_user(name)
+            self.tokens[name] = helper.token(name)
+        self.db = raw_connection(self.url)
+        stack.callback(self.db.close)
+        # The servers run this checkout's registry too, whatever the current directory.
+        self.server = Server(self.settings, tmp / "server.log", extra_env={"PYTHONPATH": str(ROOT)})
+        stack.callback(self.server.stop)
+        self.server.start()
+        self.base = self.server.url
+        print(f"setup: database {self.schema} on {make_url(args.database_url).render_as_string(hide_password=True)}, "
+              f"SeaweedFS {self.s3.endpoint_url} (signatures checked, signed checksums on), "
+              f"registry serve --workers {WORKERS} --threads {THREADS} at {self.base} "
+              f"({time.perf_counter() - started:.1f} s)", flush=True)
+
+    # HTTP, as the quilt client speaks it
+
+    def session(self) -> requests.Session:
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+        return self.local.session
+
+    def headers(self, owner: str, gzipped: bool = False) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.tokens[owner]}"}
+        if gzipped:
+            headers["Content-Encoding"] = "gzip"
+        return headers
+
+    def push(self, owner: str, name: str, files: dict[str, bytes], *, upload: set[str] | None = None,
+             public: bool = False) -> dict:
+        """Dry run, upload (not timed) of the fragments in `upload` (default: all), real push. The
+        bodies are gzipped JSON as quilt 2.9.15 sends them; only the requests are timed."""
+        contents, data = build_tree(files)
+        top_hash = tophash(contents)
+        url = f"{self.base}/api/package/{owner}/{name}/{top_hash}"
+        body = {"dry_run": True, "is_public": public, "is_team": False, "description": "", "contents": contents,
+                "sizes": {}}
+        packed = gzip.compress(json.dumps(body).encode())
+        headers = self.headers(owner, gzipped=True)
+        started = time.perf_counter()
+        response = self.session().put(url, data=packed, headers=headers, timeout=HTTP_TIMEOUT)
+        dry = time.perf_counter() - started
+        check(response, "dry run")
+        urls = response.json()["upload_urls"]
+        assert set(urls) == set(data), "upload_urls must name every fragment"
+        wanted = sorted(set(data) if upload is None else upload)
+        started = time.perf_counter()
+        self.upload([(urls[h]["put"], data[h]) for h in wanted])
+        uploaded = time.perf_counter() - started
+        body.update(dry_run=False, sizes={h: len(b) for h, b in data.items()})
+        packed = gzip.compress(json.dumps(body).encode())
+        started = time.perf_counter()
+        response = self.session().put(url, data=packed, headers=headers, timeout=HTTP_TIMEOUT)
+        put = time.perf_counter() - started
+        check(response, "push")
+        return {"name": name, "top_hash": top_hash, "files": files, "dry": dry, "put": put, "upload": uploaded,
+                "uploaded": len(wanted)}
+
+    def upload(self, items: list[tuple[str, bytes]]) -> None:
+        """PUT each fragment to its presigned URL, exactly as signed (no extra headers), 32 at once."""
+        parallel(items, lambda item, state: http_put(state, *item), UPLOAD_THREADS)
+
+    def install_url(self, owner: str, name: str, top_hash: str) -> str:
+        return f"{self.base}/api/package/{owner}/{name}/{top_hash}?subpath=&meta_only="
+
+    def install(self, owner: str, name: str, top_hash: str, *, counted: bool = True) -> tuple[float, requests.Response]:
+        started = time.perf_counter()
+        response = self.session().get(self.install_url(owner, name, top_hash), headers=self.headers(owner),
+                                      timeout=HTTP_TIMEOUT)
+        elapsed = time.perf_counter() - started
+        check(response, "install")
+        if counted:  # for the check of install events
+            self.served[name] = self.served.get(name, 0) + 1
+        return elapsed, response
+
+    def install_loop(self, owner: str, name: str, top_hash: str, duration: float) -> float:
+        """LOOP_THREADS threads GET the install repeatedly for `duration` s; requests per second
+        (a request started before the deadline is waited for and counted)."""
+        url, headers = self.install_url(owner, name, top_hash), self.headers(owner)
+        deadline = time.perf_counter() + duration
+        started = time.perf_counter()
+
+        def loop(_i: int) -> int:
+            session, done = requests.Session(), 0
+            while time.perf_counter() < deadline and not STOP.is_set():
+                check(session.get(url, headers=headers, timeout=HTTP_TIMEOUT), "install loop")
+                done += 1
+            return done
+
+        count = sum(run_threads(LOOP_THREADS, loop))
+        self.served[name] = self.served.get(name, 0) + count
+        return count / (time.perf_counter() - started)
+
+    # storage and database helpers
+
+    def seed(self, owner: str, count: int) -> float:
+        """`count` random 1 KiB objects at objs/OWNER/<sha256> (32 threads), their blob rows
+        (one raw bulk INSERT) and one instance of OWNER/history linking them. Returns seconds."""
+        if count <= 0:
+            return 0.0
+        started = time.perf_counter()
+        per_thread = [count // SEED_THREADS + (1 if i < count % SEED_THREADS else 0) for i in range(SEED_THREADS)]
+
+        def write(i: int) -> list[str]:
+            hashes, state = [], {}
+            for _ in range(per_thread[i]):
+                if STOP.is_set():
+                    raise RuntimeError("stopped")
+                data = os.urandom(1024)
+                digest = hashlib.sha256(data).hexdigest()
+                http_put(state, self.presigner.presign("PUT", BUCKET, f"objs/{owner}/{digest}"), data)
+                hashes.append(digest)
+            return hashes
+
+        hashes = [h for part in run_threads(SEED_THREADS, write) for h in part]
+        stored = time.perf_counter() - started
+        now = utcnow()
+        with self.db.cursor() as cursor:
+            cursor.execute("SELECT COALESCE(MAX(id), 0) FROM `blob`")
+            (first,) = cursor.fetchone()
+            self.db.begin()
+            cursor.executemany("INSERT INTO `blob` (owner, hash, size, created_at, touched_at) VALUES (%s, %s, %s, %s, %s)",
+                               [(owner, h, 1024, now, now) for h in hashes])
+            self.db.commit()
+            linked = link_history(self.engine, owner, first, now)
+            self.db.commit()
+        elapsed = time.perf_counter() - started
+        print(f"seeded {count:,} objects of {owner} in {elapsed:.1f} s ({count / stored:,.0f} objects/s into S3, "
+              f"rows {elapsed - stored:.1f} s; {linked})", flush=True)
+        return elapsed
+
+    def stored(self, owner: str) -> int:
+        with self.db.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM `blob` WHERE owner = %s", (owner,))
+            return cursor.fetchone()[0]
+
+    def footprint(self) -> dict[str, tuple[int, int]]:
+        """Exact rows (COUNT(*)) and InnoDB bytes (data_length + index_length after ANALYZE TABLE)
+        of every table."""
+        with self.db.cursor() as cursor:
+            cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                           "AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'scratch%%'", (self.schema,))
+            tables = sorted(row[0] for row in cursor.fetchall())
+            cursor.execute("ANALYZE TABLE " + ", ".join(f"`{t}`" for t in tables))
+            cursor.fetchall()
+            cursor.execute("SELECT table_name, data_length + index_length FROM information_schema.tables "
+                           "WHERE table_schema = %s", (self.schema,))
+            sizes = dict(cursor.fetchall())
+            result = {}
+            for name in tables:
+                cursor.execute(f"SELECT COUNT(*) FROM `{name}`")
+                result[name] = (cursor.fetchone()[0], int(sizes.get(name) or 0))
+            return result
+
+    def measured_push(self, owner: str, name: str, files: dict[str, bytes], **kwargs) -> dict:
+        """A push with the database rows and bytes it added and the workers' peak memory."""
+        before = self.footprint()
+        with RssSampler(self.server.process.pid) as rss:
+            result = self.push(owner, name, files, **kwargs)
+        after = self.footprint()
+        delta = {t: (after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1]) for t in after}
+        result.update(rss=rss.peak, hwm=rss.hwm, rows=sum(r for r, _ in delta.values()),
+                      bytes=sum(b for _, b in delta.values()), delta=delta)
+        return result
+
+    def warm_up(self) -> None:
+        """A few small pushes and installs, at once on fresh connections, so that every worker has
+        served a request (S3 client, SQL compilation caches) before anything is timed."""
+        def warm(i: int) -> None:
+            result = self.push(OWNER, f"warmup{i}", small_files(10))
+            self.install(OWNER, result["name"], result["top_hash"], counted=False)
+
+        run_threads(2 * WORKERS, warm)
+
+    def fresh_push(self, n: int) -> dict:
+        """The table's fresh push of n fragments, or one made now for a section run on its own."""
+        if n not in self.fresh:
+            print(f"(pushing a fresh package of {n:,} fragments for this section)", flush=True)
+            self.fresh[n] = self.measured_push(OWNER, f"fresh{n}", small_files(n))
+        return self.fresh[n]
