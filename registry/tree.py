@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from .errors import BadRequest, NotFound
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would also match before a trailing newline
+_HEX = re.compile(r"[0-9a-f]*")
 MAX_DEPTH = 64
 MAX_NAME_LENGTH = 255
 
@@ -38,6 +39,12 @@ _TYPE_BYTES = {kind: _COUNT.pack(len(kind)) + kind.encode() for kind in _ALLOWED
 
 def is_hash(value: Any) -> bool:
     return isinstance(value, str) and HASH_RE.match(value) is not None
+
+
+def are_hashes(values: list) -> bool:
+    """`all(is_hash(v) for v in values)`, in C for the 100,000 keys of a push's sizes."""
+    return (set(map(type, values)) <= {str} and set(map(len, values)) <= {64}
+            and _HEX.fullmatch("".join(values)) is not None)
 
 def validate(node: Any, *, root: bool) -> None:
     """Raise BadRequest unless `node` is a well-formed tree (a ROOT when `root`, else a subtree).

@@ -41,6 +41,8 @@ def checksum_sha256(hex_digest: str) -> str:
 
 
 _SAFE_PATH = re.compile(r"[A-Za-z0-9/_.~-]*\Z")
+# Base64's only characters that are not URL-unreserved, percent-encoded as `_encode` would.
+_BASE64_QUOTED = str.maketrans({"+": "%2B", "/": "%2F", "=": "%3D"})
 
 
 class _Second(NamedTuple):
@@ -111,7 +113,7 @@ class PresignerV4:
         second = self._for_second(now)
         signed_query = second.query
         if checksum_sha256 is not None and not query:  # every PUT of a dry run: the short way
-            signed_query += f"&{CHECKSUM_PARAMETER}={_encode(checksum_sha256)}"
+            signed_query += f"&{CHECKSUM_PARAMETER}={checksum_sha256.translate(_BASE64_QUOTED)}"
         elif checksum_sha256 is not None or query:
             extra = dict(query or {})
             if checksum_sha256 is not None:
