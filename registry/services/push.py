@@ -145,7 +145,8 @@ def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[
     A fragment the pusher may reuse is HEADed where it is stored; one it may not reuse (stored
     for a package it cannot read, or not stored at all: the two must look alike) is HEADed and
     PUT at the pusher's own staging key, verified at commit. Only the owner's fragments that are
-    not stored yet go straight to `objs/OWNER/`; no PUT URL ever points at a stored fragment."""
+    not stored yet go straight to their key (on S3, in the push's upload batch: see
+    BlobStore.upload_batch); no PUT URL ever points at a stored fragment."""
     in_latest, elsewhere = _reusable(ctx, owner, package, hashes)
     # The client may skip uploading the fragments it may reuse; keep those from garbage
     # collection that no instance may hold (an instance's fragments are never collected).
