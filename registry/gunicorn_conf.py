@@ -24,6 +24,26 @@ def on_starting(server):
         os.makedirs(directory, exist_ok=True)
 
 
+def post_worker_init(worker):
+    # Install and preview events are written in bulk by a thread of each worker
+    # (registry.services.events), not by an INSERT and COMMIT of every GET.
+    from registry.services import events
+
+    app = getattr(worker, "wsgi", None)
+    if "registry" in getattr(app, "extensions", {}):
+        events.start_buffering(app)
+
+
+def worker_exit(server, worker):
+    # A clean stop (TERM, INT, QUIT, max_requests, a timed-out worker) writes what is buffered;
+    # atexit does it too, for exits that pass no hook.
+    from registry.services import events
+
+    app = getattr(worker, "wsgi", None)
+    if "registry" in getattr(app, "extensions", {}):
+        events.stop_buffering(app)
+
+
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

@@ -17,11 +17,22 @@ LATENCY = Histogram("registry_http_request_duration_seconds", "Time to answer a 
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
 ERRORS = Counter("registry_errors_total", "Error responses by kind", ["code"])
 PACKAGE_EVENTS = Counter("registry_package_events_total", "Pushes, installs, previews and deletions", ["type"])
+EVENTS_DROPPED = Counter("registry_events_dropped_total",
+                         "Buffered install and preview events lost: the database did not take them in time")
+
+# (endpoint, method, status) -> the two children it counts on: labels() costs a lock and a few
+# conversions each time, for the same few children request after request.
+_request_children: dict[tuple[str, str, int], tuple] = {}
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(endpoint, method, str(status)).inc()
-    LATENCY.labels(endpoint, method).observe(seconds)
+    key = (endpoint, method, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = _request_children.setdefault(
+            key, (REQUESTS.labels(endpoint, method, str(status)), LATENCY.labels(endpoint, method)))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def render() -> tuple[bytes, str]:

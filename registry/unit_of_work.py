@@ -2,7 +2,10 @@
 
 Every view runs inside `run_in_unit_of_work`: its session is committed when the view answers
 below 400 and rolled back otherwise, or when it raises, before anything else (error rendering,
-request logging) can touch it. Views and services never commit.
+request logging) can touch it. Views and services never commit. A request that wrote nothing
+(no pending ORM change, no statement but SELECTs: most GETs) has nothing to commit: its session
+is closed instead, which ends the transaction with one ROLLBACK where a COMMIT costs a COMMIT
+and then the pool's reset (two round trips) plus the session's flush machinery.
 
 Races between concurrent writers surface as database errors; the transaction is rolled back
 whole, so the view can simply run again on a fresh snapshot:
@@ -20,13 +23,15 @@ import random
 import time
 from typing import Callable
 
-from flask import Flask, Response, g
+from flask import Flask, Response, current_app, g
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from .errors import Conflict, ServiceBusy
-from .state import state
+from .services import events
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +50,48 @@ UNAVAILABLE_SQLITE_MESSAGES = ("database is locked", "unable to open database fi
 CONCURRENT_CHANGE = "Another request changed the same data at the same time; please retry."
 
 
+# connection.info (kept with the pooled connection): a statement other than a SELECT ran since
+# the connection was checked out, so the transaction may hold writes.
+WROTE_KEY = "registry.wrote"
+
+
 def db_session() -> Session:
     """The request's session, opened on first use."""
-    if "db" not in g:
-        g.db = state().session_factory()
-    return g.db
+    session = g.get("db")
+    if session is None:
+        app = current_app._get_current_object()
+        session = g.db = app.extensions["registry"].session_factory()
+        buffer = events.event_buffer(app)
+        if buffer is not None:
+            session.info[events.BUFFER_KEY] = buffer
+    return session
+
+
+def track_writes(engine: Engine) -> None:
+    """Mark each pooled connection that runs anything but a SELECT, until it is checked in."""
+    if event.contains(engine, "before_cursor_execute", _note_write):
+        return
+    event.listen(engine, "before_cursor_execute", _note_write)
+    event.listen(engine.pool, "checkout", _reset_write_mark)
+
+
+def _note_write(connection, _cursor, statement, _parameters, _context, _executemany):
+    if not statement.lstrip()[:6].upper() == "SELECT":
+        connection.info[WROTE_KEY] = True
+
+
+def _reset_write_mark(_dbapi_connection, record, _proxy):
+    record.info.pop(WROTE_KEY, None)
+
+
+def has_writes(session: Session) -> bool:
+    """Whether committing the session would change anything (conservative: any statement that
+    is not a SELECT counts, SAVEPOINTs and the like included)."""
+    if session.new or session.deleted or session.dirty:
+        return True
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().info.get(WROTE_KEY))
 
 
 def is_lock_conflict(exc: BaseException) -> bool:
@@ -69,12 +111,23 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return code in UNAVAILABLE_MYSQL_ERRORS or any(m in str(exc.orig) for m in UNAVAILABLE_SQLITE_MESSAGES)
 
 
+def close_read_only(session: Session) -> None:
+    """End a session that wrote nothing: no COMMIT (nothing to keep), one ROLLBACK. Its
+    connection is closed first, while its transaction is still open, so the rollback is also
+    the pool's reset on return: Session.close() alone rolls back and then has the pool roll
+    back once more. The loaded rows stay readable, detached."""
+    if session.in_transaction():
+        session.connection().close()
+    session.close()
+
+
 def _rollback() -> None:
     """Roll back, keeping the session (the caller's User row stays attached and reloads on the
     next attempt); a session whose rollback fails too is discarded."""
     session = g.get("db")
     if session is None:
         return
+    events.drop_pending(session)
     try:
         session.rollback()
     except Exception:  # noqa: BLE001 - the database may be the thing that failed
@@ -87,6 +140,7 @@ def discard_session() -> None:
     session = g.pop("db", None)
     if session is None:
         return
+    events.drop_pending(session)
     try:
         session.rollback()
         session.close()
@@ -111,10 +165,15 @@ def run_in_unit_of_work(view: Callable) -> Callable:
                 result = view(*args, **kwargs)
                 session = g.get("db")
                 if session is not None:
-                    if _status(result) < 400:
-                        session.commit()
-                    else:
+                    if _status(result) >= 400:
+                        events.drop_pending(session)
                         session.rollback()
+                    elif has_writes(session):
+                        session.commit()
+                        events.hand_over(session)
+                    else:
+                        close_read_only(session)
+                        events.hand_over(session)
                 return result
             except BaseException as exc:
                 _rollback()
@@ -138,6 +197,7 @@ def init_unit_of_work(app: Flask) -> None:
     for endpoint, view in list(app.view_functions.items()):
         if endpoint != "static":
             app.view_functions[endpoint] = run_in_unit_of_work(view)
+    track_writes(app.extensions["registry"].engine)
 
     @app.teardown_appcontext
     def _close_session(_exc):

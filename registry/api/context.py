@@ -18,13 +18,17 @@ ALWAYS_ANONYMOUS = {"auth.token"}
 
 
 def base_url() -> str:
-    return state().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+    url = g.get("base_url")
+    if url is None:
+        url = g.base_url = state().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
+    return url
 
 
 def service_context() -> Context:
     registry = state()
-    return Context(session=db_session(), settings=registry.settings, store=registry.store.bind(base_url()),
-                   actor=g.get("actor", ANONYMOUS), base_url=base_url())
+    url = base_url()
+    return Context(session=db_session(), settings=registry.settings, store=registry.store.bind(url),
+                   actor=g.get("actor", ANONYMOUS), base_url=url)
 
 
 def json_body():

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import UnsupportedMediaType
@@ -44,9 +45,39 @@ def install(owner: str, name: str, top_hash: str):
         service_context(), owner, name, top_hash,
         subpath=packages.parse_subpath(request.args.get("subpath", "")),
         meta_only=packages.parse_meta_only(request.args.get("meta_only", "")))
-    # The stored tree goes out byte for byte, without being parsed and re-encoded.
-    body = b'{"contents":' + contents + b"," + json.dumps(rest, separators=(",", ":")).encode()[1:]
-    return Response(body, mimetype="application/json")
+    return Response(install_body(contents, rest), mimetype="application/json")
+
+
+def install_body(contents: bytes, rest: dict) -> bytes:
+    """`{"contents": <the stored tree>, **rest}`: the stored tree goes out byte for byte, without
+    being parsed and re-encoded, and the rest exactly as `json.dumps(rest, separators=(",", ":"))`
+    writes it (what clients always received), its big maps (urls, sizes) much faster."""
+    parts = [b'{"contents":', contents]
+    for key, value in rest.items():
+        parts += (b",", json.dumps(key).encode(), b":", compact_json(value))
+    parts.append(b"}")
+    return b"".join(parts)
+
+
+_STRING_OR_INT = {str, int}
+
+
+def compact_json(value) -> bytes:
+    """`json.dumps(value, separators=(",", ":")).encode()`, byte for byte. A dict of strings to
+    strings or ints goes through orjson, which writes the same bytes for those whenever its output
+    is ASCII without DEL (json.dumps escapes every other character as \\uXXXX, and DEL too, where
+    orjson writes them raw); anything else (floats, which orjson formats differently past 1e16 and
+    below 1e-4, ints beyond 64 bits, lone surrogates) is left to json.dumps."""
+    if type(value) is dict and value:
+        if set(map(type, value.keys())) == {str} and set(map(type, value.values())) <= _STRING_OR_INT:
+            try:
+                encoded = orjson.dumps(value)
+            except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, a lone surrogate
+                pass
+            else:
+                if encoded.isascii() and b"\x7f" not in encoded:
+                    return encoded
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 @bp.get("/package/<owner>/<name>/")

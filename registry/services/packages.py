@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import posixpath
+import threading
+import weakref
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, bindparam, delete, func, select
 
 from .. import tree
 from ..db import epoch
@@ -51,22 +54,112 @@ def _tree_json(ctx: Context, instance: Instance) -> bytes:
     return trees.load(ctx.session, instance.id)
 
 
+_INSTALL: dict[bool, object] = {}
+
+
+def _install_statement(ctx: Context):
+    """The readable package's instance, in one statement built once per kind of caller (no ORM
+    objects: an install reads these columns once). Run on every install: whether the caller may
+    read it is never cached."""
+    key = ctx.actor.is_operator
+    statement = _INSTALL.get(key)
+    if statement is None:
+        statement = (
+            select(Package.owner, Instance.id, Instance.created_by, Instance.created_at, Instance.updated_by,
+                   Instance.updated_at)
+            .join(Instance, and_(Instance.package_id == Package.id, Instance.hash == bindparam("hash")))
+            .where(Package.owner == bindparam("owner"), Package.name == bindparam("name"),
+                   permissions.readable_clause(ctx, prebuilt=True)))
+        statement = _INSTALL.setdefault(key, statement)
+    return statement
+
+
+class InstanceCache:
+    """What an install reads of an instance that never changes once pushed: its tree (JSON
+    bytes) and all its fragments (blobs.instance_fragments), per process and database, least
+    recently used out first, bounded in bytes. Keyed by instance id, tophash and creation time,
+    so a row id that a database hands out again (SQLite may, after a deletion) never finds
+    another instance's entry. Nothing about who may read a package is kept here: every install
+    asks the database that first, and a deleted package is gone for it at once."""
+
+    MAX_BYTES = 32 * 1024 * 1024  # per process
+    MAX_ENTRY_BYTES = 4 * 1024 * 1024  # bigger trees are read each time (they cost far more to send)
+    FRAGMENT_BYTES = 200  # about what one fragment's entry takes
+
+    def __init__(self):
+        self._entries: collections.OrderedDict = collections.OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key) -> tuple[bytes, dict] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key, value: tuple[bytes, dict]) -> None:
+        cost = len(value[0]) + self.FRAGMENT_BYTES * len(value[1])
+        if cost > self.MAX_ENTRY_BYTES:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = (value, cost)
+            self._bytes += cost
+            while self._bytes > self.MAX_BYTES:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+
+
+_instance_caches: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> InstanceCache
+_caches_lock = threading.Lock()
+
+
+def instance_cache(ctx: Context) -> InstanceCache:
+    engine = ctx.session.get_bind()
+    cache = _instance_caches.get(engine)
+    if cache is None:
+        with _caches_lock:
+            cache = _instance_caches.setdefault(engine, InstanceCache())
+    return cache
+
+
+def _tree_and_fragments(ctx: Context, instance_id: int, top_hash: str, created_at) -> tuple[bytes, dict]:
+    """The instance's tree and all its fragments, from the cache or the database (never to be
+    changed by the caller: they may be the cache's own)."""
+    cache = instance_cache(ctx)
+    key = (instance_id, top_hash, created_at)
+    found = cache.get(key)
+    if found is None:
+        found = (trees.load(ctx.session, instance_id), blobs.instance_fragments(ctx.session, instance_id))
+        cache.put(key, found)
+    return found
+
+
 def get_instance(ctx: Context, owner: str, name: str, top_hash: str, *, subpath: list[str],
                  meta_only: bool) -> tuple[bytes, dict]:
     """The stored tree (raw JSON bytes) and the rest of the install response."""
-    package, instance = _readable_instance(ctx, owner, name, top_hash)
-    raw = _tree_json(ctx, instance)
-    wanted = None
+    row = None
+    if tree.is_hash(top_hash):  # anything else is a 404 without a query (see instances.find_instance)
+        row = ctx.session.connection().execute(
+            _install_statement(ctx), {"owner": owner, "name": name, "hash": top_hash, **permissions.readable_params(ctx)}
+        ).first()
+    if row is None:  # the same 404 whether the package, the hash or the right to read is missing
+        raise hash_not_found()
+    raw, fragments = _tree_and_fragments(ctx, row.id, top_hash, row.created_at)
     if subpath or meta_only:
-        # Only this case needs the tree parsed; a whole install just streams it back.
+        # Only this case needs the tree parsed; a whole install just streams it back. Narrowed
+        # as blobs.instance_fragments(session, id, wanted) narrows: in the order of `wanted`.
         wanted = tree.object_hashes(tree.subtree(json.loads(raw), subpath), meta_only=meta_only)
-    fragments = blobs.instance_fragments(ctx.session, instance.id, wanted)
+        fragments = {h: fragments[h] for h in wanted if h in fragments}
+    download_url, package_owner = ctx.store.download_url, row.owner
     sizes = {h: f.size for h, f in fragments.items()}
-    urls = {h: ctx.store.download_url(package.owner, h, fragments[h].batch) for h in sizes}
+    urls = {h: download_url(package_owner, h, f.batch) for h, f in fragments.items()}
     record_event(ctx, INSTALL, owner, name, top_hash, {"subpath": "/".join(subpath) or None})
-    return raw, {"urls": urls, "sizes": sizes, "created_by": instance.created_by,
-                 "created_at": epoch(instance.created_at), "updated_by": instance.updated_by,
-                 "updated_at": epoch(instance.updated_at)}
+    return raw, {"urls": urls, "sizes": sizes, "created_by": row.created_by, "created_at": epoch(row.created_at),
+                 "updated_by": row.updated_by, "updated_at": epoch(row.updated_at)}
 
 
 def _readme_url(ctx: Context, package: Package, readme_hash: str | None) -> str | None:

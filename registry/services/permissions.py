@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import exists, select, true
+from sqlalchemy import bindparam, exists, select, true
 from sqlalchemy.sql import ColumnElement
 
 from ..errors import Forbidden, NotFound, Unauthorized
@@ -33,11 +33,33 @@ def principals(ctx: Context) -> set[str]:
     return allowed
 
 
-def readable_clause(ctx: Context) -> ColumnElement[bool]:
-    """SQL condition on Package: the caller may read it."""
+# The same condition with the principals as parameters, for statements built once (below, and
+# the read paths of services.tags and services.packages): SQLAlchemy then reuses the compiled SQL
+# instead of building and compiling a statement per request. A caller has at most three
+# principals (`public`, their name, `team`); unused places are NULL, which matches no row.
+_PRINCIPAL_PARAMS = ("readable_0", "readable_1", "readable_2")
+_READABLE = exists().where(Access.package_id == Package.id,
+                           Access.principal.in_([bindparam(name) for name in _PRINCIPAL_PARAMS]))
+_EVERYTHING = true()
+
+
+def readable_clause(ctx: Context, *, prebuilt: bool = False) -> ColumnElement[bool]:
+    """SQL condition on Package: the caller may read it. `prebuilt`: the one clause object shared
+    by statements built once, which then need `readable_params(ctx)` when they run."""
     if ctx.actor.is_operator:
-        return true()
+        return _EVERYTHING if prebuilt else true()
+    if prebuilt:
+        return _READABLE
     return exists().where(Access.package_id == Package.id, Access.principal.in_(principals(ctx)))
+
+
+def readable_params(ctx: Context) -> dict:
+    """The parameters of `readable_clause(ctx, prebuilt=True)`."""
+    if ctx.actor.is_operator:
+        return {}
+    allowed = sorted(principals(ctx))
+    allowed += [None] * (len(_PRINCIPAL_PARAMS) - len(allowed))
+    return dict(zip(_PRINCIPAL_PARAMS, allowed, strict=True))
 
 
 def readable_fragments(ctx: Context, owner: str, hashes: Iterable[str]) -> dict[str, Stored]:
@@ -70,11 +92,19 @@ def require_user(actor: Actor) -> None:
         raise Unauthorized("Not logged in")
 
 
+_FIND_READABLE: dict[tuple[bool, bool], object] = {}
+
+
 def find_readable(ctx: Context, owner: str, name: str, *, for_update: bool = False) -> Package | None:
-    query = select(Package).where(Package.owner == owner, Package.name == name, readable_clause(ctx))
-    if for_update:
-        query = query.with_for_update()
-    return ctx.session.scalars(query).first()
+    key = (ctx.actor.is_operator, for_update)
+    query = _FIND_READABLE.get(key)
+    if query is None:
+        query = select(Package).where(Package.owner == bindparam("owner"), Package.name == bindparam("name"),
+                                      readable_clause(ctx, prebuilt=True))
+        if for_update:
+            query = query.with_for_update()
+        query = _FIND_READABLE.setdefault(key, query)
+    return ctx.session.scalars(query, {"owner": owner, "name": name, **readable_params(ctx)}).first()
 
 
 def readable_package(ctx: Context, owner: str, name: str, *, for_update: bool = False) -> Package:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 
 from .. import names
 from ..db import epoch, utcnow
 from ..errors import Conflict, NotFound
-from ..models import Instance, Package, Tag
+from ..models import Access, Instance, Package, Tag
 from . import permissions
 from .context import Context
 from .instances import find_instance
@@ -37,15 +37,42 @@ def list_tags(ctx: Context, owner: str, name: str) -> list[dict]:
     return [{"tag": tag, "hash": hash_} for tag, hash_ in rows]
 
 
+def _shared_with(principal: str):
+    return exists().where(Access.package_id == Package.id, Access.principal == principal)
+
+
+_GET_TAG: dict[bool, object] = {}
+
+
+def _get_tag_statement(ctx: Context):
+    """One statement for the whole answer: the readable package, the tagged instance (none when
+    the tag does not exist) and the sharing flags. Built once per kind of caller."""
+    key = ctx.actor.is_operator
+    statement = _GET_TAG.get(key)
+    if statement is None:
+        statement = (
+            select(Instance.hash, Instance.created_by, Instance.created_at, Instance.updated_by, Instance.updated_at,
+                   _shared_with(permissions.PUBLIC).label("is_public"), _shared_with(permissions.TEAM).label("is_team"))
+            .select_from(Package)
+            .outerjoin(Tag, and_(Tag.package_id == Package.id, Tag.name == bindparam("tag")))
+            .outerjoin(Instance, Instance.id == Tag.instance_id)
+            .where(Package.owner == bindparam("owner"), Package.name == bindparam("name"),
+                   permissions.readable_clause(ctx, prebuilt=True)))
+        statement = _GET_TAG.setdefault(key, statement)
+    return statement
+
+
 def get_tag(ctx: Context, owner: str, name: str, tag_name: str) -> dict:
-    package = permissions.readable_package(ctx, owner, name)
-    instance = tagged_instance(ctx, package, tag_name)
-    if instance is None:
+    row = ctx.session.connection().execute(
+        _get_tag_statement(ctx), {"owner": owner, "name": name, "tag": tag_name, **permissions.readable_params(ctx)}
+    ).first()
+    if row is None:  # missing, or not readable: the same 404
+        raise permissions.package_not_found(ctx.actor, owner, name)
+    if row.hash is None:
         raise NotFound(f"Tag '{tag_name}' does not exist")
-    is_public, is_team = permissions.access_flags(ctx, package)
-    return {"hash": instance.hash, "created_by": instance.created_by, "created_at": epoch(instance.created_at),
-            "updated_by": instance.updated_by, "updated_at": epoch(instance.updated_at),
-            "is_public": is_public, "is_team": is_team}
+    return {"hash": row.hash, "created_by": row.created_by, "created_at": epoch(row.created_at),
+            "updated_by": row.updated_by, "updated_at": epoch(row.updated_at),
+            "is_public": bool(row.is_public), "is_team": bool(row.is_team)}
 
 
 def set_tag(ctx: Context, owner: str, name: str, tag_name: str, top_hash: str, expected_hash=UNSET) -> None:

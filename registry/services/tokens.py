@@ -16,9 +16,9 @@ import hashlib
 import secrets
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, make_transient_to_detached
 
 from ..config import Settings
 from ..db import epoch, utcnow
@@ -29,6 +29,28 @@ from .events import TOKEN_REUSED, record_account_event
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# Built once: every authenticated API request runs it, and a statement built per call costs
+# more to construct and to look up in SQLAlchemy's compiled cache than the query takes. Only the
+# columns a request needs; the User is made from them (see _attached_user).
+_TOKEN_USER = (select(User.id, User.name, User.is_admin, User.is_active)
+               .join(RefreshToken, RefreshToken.user_id == User.id)
+               .where(RefreshToken.id == bindparam("refresh_id"), User.id == bindparam("user_id"),
+                      RefreshToken.revoked_at.is_(None)))
+
+
+def _attached_user(session: Session, row) -> User:
+    """The User of `row` as a persistent object of `session`, without loading it again: its
+    other columns load on first access, as those of any partly loaded row do."""
+    user_id, name, is_admin, is_active = row
+    known = session.identity_map.get(session.identity_key(User, user_id))
+    if known is not None:
+        return known
+    user = User(id=user_id, name=name, is_admin=bool(is_admin), is_active=bool(is_active))
+    make_transient_to_detached(user)  # as if loaded: no pending change, the rest expired
+    session.add(user)
+    return user
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,11 +152,10 @@ class TokenService:
             raise Unauthorized("Token invalid.") from None
         if expires_at < epoch(utcnow()):
             raise Unauthorized("Token invalid.")
-        user = session.scalar(
-            select(User).join(RefreshToken, RefreshToken.user_id == User.id)
-            .where(RefreshToken.id == refresh_id, User.id == user_id, RefreshToken.revoked_at.is_(None)))
-        if user is None:
+        row = session.connection().execute(_TOKEN_USER, {"refresh_id": refresh_id, "user_id": user_id}).first()
+        if row is None:
             raise Unauthorized("Token invalid.")
+        user = _attached_user(session, row)
         if not user.is_active:
             raise Forbidden("Account is inactive. Must have an active account.")
         return user
