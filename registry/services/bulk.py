@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Iterator
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -17,14 +17,6 @@ MAX_STATEMENT_CHARS = 4 * 1024 * 1024  # MySQL's max_allowed_packet is 16 MiB by
 def chunked(items: list, size: int = CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def ids_by_digest(session: Session, model, digests) -> dict[str, int]:
-    """The ids of the shared rows (chunks, tree pieces, keyword sets) that have these digests."""
-    found: dict[str, int] = {}
-    for part in chunked(sorted(set(digests))):
-        found.update(session.execute(select(model.digest, model.id).where(model.digest.in_(part))).all())
-    return found
 
 
 def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: str) -> None:

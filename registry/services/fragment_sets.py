@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Blob, ChunkBlob, FragmentChunk, InstanceChunk
-from .bulk import chunked, ids_by_digest, insert_new
+from .bulk import chunked, insert_new
 
 RECORD = struct.Struct(">32sQ16s")
 NO_BATCH = bytes(16)
@@ -75,13 +75,13 @@ def write(session: Session, instance_id: int, owner: str, fragments: dict[str, S
     """Link the instance to the chunks of `fragments` (every one has a blob row of `owner`;
     `blob_ids` are the ids the caller knows already), creating the chunks no instance has yet."""
     chunks = cut(owner, fragments)
-    ids = ids_by_digest(session, FragmentChunk, [c.digest for c in chunks])
+    ids = _chunk_ids(session, [c.digest for c in chunks])
     new = [c for c in chunks if c.digest not in ids]
     if new:
         insert_new(session, FragmentChunk.__table__, [
             {"digest": c.digest, "count": len(c.hashes), "records": c.records} for c in new],
             unchanged="digest")
-        created = ids_by_digest(session, FragmentChunk, [c.digest for c in new])
+        created = _chunk_ids(session, [c.digest for c in new])
         ids.update(created)
         known = blob_ids or {}
         blob_ids = {**known, **_blob_ids(session, owner, [h for c in new for h in c.hashes if h not in known])}
@@ -100,6 +100,14 @@ def read(session: Session, instance_id: int) -> dict[str, Stored]:
     found: dict[str, Stored] = {}
     for records in rows:
         found.update(unpack(records))
+    return found
+
+
+def _chunk_ids(session: Session, digests: list[str]) -> dict[str, int]:
+    found = {}
+    for part in chunked(sorted(digests)):
+        found.update(session.execute(select(FragmentChunk.digest, FragmentChunk.id)
+                                     .where(FragmentChunk.digest.in_(part))).all())
     return found
 
 

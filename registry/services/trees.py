@@ -41,7 +41,7 @@ def save(session: Session, instance_id: int, tree_json: bytes, *, max_bytes: int
     `max_bytes` compressed (what the database would have to hold for it, counting shared ones)."""
     parts = pieces(tree_json)
     digests = [hashlib.sha256(part).hexdigest() for part in parts]
-    ids = bulk.ids_by_digest(session, TreePiece, set(digests))
+    ids = _ids(session, TreePiece, set(digests))
     new = {d: part for d, part in zip(digests, parts) if d not in ids}
     compressed = {d: zlib.compress(part, COMPRESSION_LEVEL) for d, part in new.items()}
     shared_bytes = _stored_sizes(session, ids.values())
@@ -51,7 +51,7 @@ def save(session: Session, instance_id: int, tree_json: bytes, *, max_bytes: int
         raise PayloadTooLarge(f"The package tree takes {total} bytes compressed; at most {max_bytes} are allowed")
     bulk.insert_new(session, TreePiece.__table__, [{"digest": d, "data": data} for d, data in compressed.items()],
                     unchanged="digest")
-    ids.update(bulk.ids_by_digest(session, TreePiece, set(compressed)))
+    ids.update(_ids(session, TreePiece, set(compressed)))
     bulk.insert_new(session, InstancePiece.__table__, [
         {"instance_id": instance_id, "position": position, "piece_id": ids[d]} for position, d in enumerate(digests)],
         unchanged="piece_id")
@@ -67,11 +67,18 @@ def load(session: Session, instance_id: int) -> bytes:
 def keyword_set(session: Session, words: str) -> int:
     """The id of the shared row holding `words`, created if no instance has them yet."""
     digest = hashlib.sha256(words.encode()).hexdigest()
-    found = bulk.ids_by_digest(session, KeywordSet, {digest})
+    found = _ids(session, KeywordSet, {digest})
     if not found:
         bulk.insert_new(session, KeywordSet.__table__, [{"digest": digest, "words": words}], unchanged="digest")
-        found = bulk.ids_by_digest(session, KeywordSet, {digest})
+        found = _ids(session, KeywordSet, {digest})
     return found[digest]
+
+
+def _ids(session: Session, model, digests: set[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for part in bulk.chunked(sorted(digests)):
+        found.update(session.execute(select(model.digest, model.id).where(model.digest.in_(part))).all())
+    return found
 
 
 def _stored_sizes(session: Session, ids) -> int:
