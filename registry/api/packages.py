@@ -28,7 +28,8 @@ def _push_request(ctx, owner: str, name: str):
 def push_package(owner: str, name: str, top_hash: str):
     ctx = service_context()
     result = push.push_instance(ctx, owner, name, top_hash, _push_request(ctx, owner, name))
-    return jsonify(result)
+    # What jsonify writes (this app keeps insertion order), a dry run's 200,000 URLs much faster.
+    return Response(json_object(result) + b"\n", mimetype="application/json")
 
 
 @bp.post("/package_update/<owner>/<name>/<path:subpath>")
@@ -36,7 +37,7 @@ def push_subpackage(owner: str, name: str, subpath: str):
     ctx = service_context()
     result = push.push_subpackage(ctx, owner, name, packages.parse_subpath(subpath),
                                   _push_request(ctx, owner, name))
-    return jsonify(result)
+    return Response(json_object(result) + b"\n", mimetype="application/json")
 
 
 @bp.get("/package/<owner>/<name>/<top_hash>")
@@ -52,24 +53,35 @@ def install_body(contents: bytes, rest: dict) -> bytes:
     """`{"contents": <the stored tree>, **rest}`: the stored tree goes out byte for byte, without
     being parsed and re-encoded, and the rest exactly as `json.dumps(rest, separators=(",", ":"))`
     writes it (what clients always received), its big maps (urls, sizes) much faster."""
-    parts = [b'{"contents":', contents]
-    for key, value in rest.items():
-        parts += (b",", json.dumps(key).encode(), b":", compact_json(value))
-    parts.append(b"}")
-    return b"".join(parts)
+    return b"".join([b'{"contents":', contents, *(b"," + _member(k, v) for k, v in rest.items()), b"}"])
+
+
+def json_object(mapping: dict) -> bytes:
+    """`json.dumps(mapping, separators=(",", ":")).encode()`, byte for byte (see compact_json)."""
+    return b"{" + b",".join(_member(key, value) for key, value in mapping.items()) + b"}"
+
+
+def _member(key: str, value) -> bytes:
+    return json.dumps(key).encode() + b":" + compact_json(value)
 
 
 _STRING_OR_INT = {str, int}
 
 
+def _flat(value: dict) -> bool:
+    return bool(value) and set(map(type, value.keys())) == {str} and set(map(type, value.values())) <= _STRING_OR_INT
+
+
 def compact_json(value) -> bytes:
     """`json.dumps(value, separators=(",", ":")).encode()`, byte for byte. A dict of strings to
-    strings or ints goes through orjson, which writes the same bytes for those whenever its output
-    is ASCII without DEL (json.dumps escapes every other character as \\uXXXX, and DEL too, where
-    orjson writes them raw); anything else (floats, which orjson formats differently past 1e16 and
-    below 1e-4, ints beyond 64 bits, lone surrogates) is left to json.dumps."""
+    strings or ints, or to such dicts (a dry run's URLs), goes through orjson, which writes the
+    same bytes for those whenever its output is ASCII without DEL (json.dumps escapes every other
+    character as \\uXXXX, and DEL too, where orjson writes them raw); anything else (floats, which
+    orjson formats differently past 1e16 and below 1e-4, ints beyond 64 bits, lone surrogates) is
+    left to json.dumps."""
     if type(value) is dict and value:
-        if set(map(type, value.keys())) == {str} and set(map(type, value.values())) <= _STRING_OR_INT:
+        nested = set(map(type, value.values())) == {dict} and set(map(type, value.keys())) == {str}
+        if _flat(value) or (nested and all(map(_flat, value.values()))):
             try:
                 encoded = orjson.dumps(value)
             except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, a lone surrogate

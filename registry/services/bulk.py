@@ -40,10 +40,16 @@ def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: s
     escape = connection.connection.dbapi_connection.escape
     head = f"INSERT INTO `{table.name}` ({names}) VALUES "
     tail = f" ON DUPLICATE KEY UPDATE `{unchanged}` = `{unchanged}`"
+    # A column holding one value in every row (owner, timestamps of a push) is written once.
+    first = rows[0]
+    same = {c: _literal(first[c], escape) for c in columns if all(row[c] is first[c] for row in rows)}
+    varying = [c for c in columns if c not in same]
+    template = "(" + ",".join("{}" if c in varying else same[c].replace("{", "{{").replace("}", "}}")
+                              for c in columns) + ")"
     values: list[str] = []
     size = 0
     for row in rows:
-        value = "(" + ",".join([_literal(row[c], escape) for c in columns]) + ")"
+        value = template.format(*[_literal(row[c], escape) for c in varying])
         values.append(value)
         size += len(value)
         if len(values) == CHUNK or size > MAX_STATEMENT_CHARS:  # well within max_allowed_packet

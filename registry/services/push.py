@@ -132,12 +132,16 @@ def _reusable(ctx: Context, owner: str, package: Package | None, hashes) -> tupl
     `permissions.readable_fragments` finds. A new instance that changes a few fragments of a big
     one so costs a few hundred rows, not a lookup per fragment. Returns both parts: only the
     second may hold fragments no instance references (the owner's leftovers)."""
-    in_latest: dict[str, Stored] = {}
-    latest = tags.tagged_instance(ctx, package, tags.LATEST) if package is not None else None
-    if latest is not None:
-        fragments = blobs.instance_fragments(ctx.session, latest.id)
-        in_latest = {h: fragments[h] for h in hashes if h in fragments}
+    in_latest = _in_latest(ctx, package, hashes)
     return in_latest, permissions.readable_fragments(ctx, owner, [h for h in hashes if h not in in_latest])
+
+
+def _in_latest(ctx: Context, package: Package | None, hashes) -> dict[str, Stored]:
+    latest = tags.tagged_instance(ctx, package, tags.LATEST) if package is not None else None
+    if latest is None:
+        return {}
+    fragments = blobs.instance_fragments(ctx.session, latest.id)
+    return {h: fragments[h] for h in hashes if h in fragments}
 
 
 def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[str]) -> dict[str, dict[str, str]]:
@@ -193,17 +197,22 @@ def _check_fragments_stored(ctx: Context, owner: str, package: Package | None,
     read counts as not stored. What it costs follows the push, never what the owner stored
     before: one listing of the batch and of the pusher's staging area, a few HEADs at most.
     Returns the fragments with a blob row already and the new ones, where each is stored."""
-    in_latest, elsewhere = _reusable(ctx, owner, package, sizes)
-    reusable = {**in_latest, **elsewhere}
     pusher, store = ctx.actor.name, ctx.store
+    batch = store.upload_batch(owner, sizes) if pusher == owner else None
+    in_latest = _in_latest(ctx, package, sizes)
+    listed: dict[str, Stored] = {}
+    if batch is not None:
+        # What arrived in the push's batch is new: not looked up (100,000 index probes for a
+        # fresh push). If another push added a row for one meanwhile, add_blobs keeps that row.
+        arrived = store.batch_sizes(owner, batch, len(sizes) - len(in_latest))
+        listed = {h: Stored(size, batch) for h, size in arrived.items() if h in sizes and h not in in_latest}
+    rest = [h for h in sizes if h not in in_latest and h not in listed]
+    reusable = {**in_latest, **permissions.readable_fragments(ctx, owner, rest)}
     staged = {h: size for h, size in store.staged_sizes(owner, pusher).items() if h in sizes}
     new = set(sizes) - set(reusable)
     found: dict[str, Stored] = {h: Stored(staged[h]) for h in new & set(staged)}  # moved to objs/ if accepted
     if pusher == owner:
-        batch = store.upload_batch(owner, sizes)
-        if batch is not None:
-            found.update((h, Stored(size, batch)) for h, size in store.batch_sizes(owner, batch, len(new)).items()
-                         if h in new and h not in found)
+        found.update((h, stored) for h, stored in listed.items() if h not in found)
         unbatched = sorted(new - set(found))
         if batch is not None:
             unbatched = unbatched[:MAX_UNBATCHED_CHECKS]

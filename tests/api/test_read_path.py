@@ -40,6 +40,13 @@ STRANGE = ["plain", "", "é", "日本語", "emoji 🎉", "\x7f", "tab\tnew\nline
     {"bool": True, "none": None, "nested": {"é": [1, 2.5, "x"]}},
     {1: "int key"},
     {"mixed": "x", "number": 1, "flag": False},
+    {"a" * 64: {"head": "http://s3/objs/a?X-Amz-Signature=1", "put": "http://s3/uploads/a?x=%2B"}},
+    {"a": {"x": "é"}, "b": {"y": "\x7f"}},
+    {"a": {}, "b": {"x": "y"}},
+    {"a": {"x": 1.5e-05}},
+    {"a": {"x": 2 ** 64}},
+    {"a": {"x": "y"}, "b": "not a dict"},
+    {"a": {1: "int key"}},
     "just a string",
     [1, 2, 3],
     1764641234.123456,
@@ -57,6 +64,20 @@ def test_install_body_is_byte_for_byte_the_old_one():
         rest = {"urls": urls, "sizes": {"a" * 64: 0, "b" * 64: 5 * 1024 ** 3}, "created_by": "alice",
                 "created_at": 1764641234.123456, "updated_by": "bob", "updated_at": None}
         assert install_body(raw, rest) == old_install_body(raw, rest)
+
+
+def test_a_dry_run_answers_what_jsonify_wrote(any_registry):
+    """The published client parses the dry run's `upload_urls`; they go out as before, on both stores."""
+    registry = any_registry
+    registry.create_user("alice")
+    token = registry.token("alice")
+    contents, _ = build_tree({"a.csv": b"a", "données/é.bin": b"b", "c": b"c"})
+    response = registry.api("PUT", f"/api/package/alice/dry/{registry.tophash(contents)}", token=token,
+                            body={"dry_run": True, "description": "", "contents": contents, "sizes": {}})
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    parsed = json.loads(response.get_data())
+    assert len(parsed["upload_urls"]) == 3
+    assert response.get_data() == (json.dumps(parsed, separators=(",", ":")) + "\n").encode()
 
 
 def statements(registry):

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.orm import Session
 
-from registry.db import make_engine
+from registry.db import Timestamp, make_engine
 from registry.services.bulk import insert_new
 
 HOSTILE = ["plain", "it's", "50%", "100%%", "back\\slash", 'quote"', "ünï", "a'); DROP TABLE x; --", "%s %(x)s",
@@ -30,6 +30,27 @@ def test_every_value_arrives_unchanged_and_clashes_keep_the_first_row(clean_data
             session.commit()
             stored = session.execute(select(table).order_by(table.c.id)).all()
         assert [tuple(row) for row in stored] == [(r["id"], r["text"], r["data"], at) for r in rows]
+    finally:
+        metadata.drop_all(engine)
+        engine.dispose()
+
+
+def test_a_value_every_row_shares_is_written_as_it_is(clean_database):
+    """A column with one value in every row is written once for all rows: braces and quotes in it
+    (or in the other columns) must not disturb the rest."""
+    engine = make_engine(clean_database)
+    metadata = MetaData()
+    table = Table("bulk_same", metadata, Column("id", Integer, primary_key=True, autoincrement=False),
+                  Column("shared", String(200)), Column("text", String(200)), Column("at", Timestamp()))
+    metadata.create_all(engine)
+    at, shared = dt.datetime(2026, 1, 2, 3, 4, 5, 678), "{0} {} }{ it's {{x}} 50%"
+    try:
+        with Session(engine) as session:
+            rows = [{"id": i, "shared": shared, "text": "{%d}" % i + v, "at": at} for i, v in enumerate(HOSTILE, 1)]
+            insert_new(session, table, rows, unchanged="id")
+            session.commit()
+            stored = session.execute(select(table).order_by(table.c.id)).all()
+        assert [tuple(row) for row in stored] == [(r["id"], shared, r["text"], at) for r in rows]
     finally:
         metadata.drop_all(engine)
         engine.dispose()
