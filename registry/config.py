@@ -81,6 +81,11 @@ class Settings:
     # max_allowed_packet (16 MiB by default) less 4 MB.
     max_contents_bytes: int = 6 * 1024 * 1024
     max_fragment_bytes: int = 5 * 1024 ** 3  # one upload to the local store (S3 caps a single PUT at 5 GiB)
+    # Transfers v2 (services.uploads): fragments above the threshold go up in parts of at least
+    # `upload_part_bytes` (S3 wants 5 MiB or more, but the last part), at most 10,000 of them.
+    multipart_threshold_bytes: int = 64 * 1024 ** 2
+    upload_part_bytes: int = 64 * 1024 ** 2
+    part_urls_per_request: int = 100
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -101,6 +106,13 @@ class Settings:
         if self.storage not in ("local", "s3"):
             raise ValueError(f"REGISTRY_STORAGE must be 'local' or 's3', not {self.storage!r}")
         object.__setattr__(self, "data_dir", Path(self.data_dir))
+        if self.upload_part_bytes < 5 * 1024 ** 2 and self.storage == "s3":
+            raise ValueError("REGISTRY_UPLOAD_PART_BYTES must be at least 5 MiB (S3's smallest part)")
+        if not 0 < self.upload_part_bytes <= self.multipart_threshold_bytes <= 5 * 1024 ** 3:
+            raise ValueError("REGISTRY_UPLOAD_PART_BYTES must be positive and at most "
+                             "REGISTRY_MULTIPART_THRESHOLD_BYTES, itself at most 5 GiB (S3's largest single PUT)")
+        if not 1 <= self.part_urls_per_request <= 10_000:
+            raise ValueError("REGISTRY_PART_URLS_PER_REQUEST must be between 1 and 10000")
 
     @property
     def effective_database_url(self) -> str:

@@ -53,7 +53,8 @@ class Client:
         config = self.config()
         return Transfers(TransferOptions(
             workers=self.workers or config["transfer_workers"], retries=config["retries"],
-            progress=wanted(self.progress or config["progress"]), on_request=self.on_blob_request))
+            progress=wanted(self.progress or config["progress"]), on_request=self.on_blob_request,
+            ranged_above=2 * config["range_mib"] * 1024 ** 2, range_bytes=config["range_mib"] * 1024 ** 2))
 
 
 _default: Client | None = None

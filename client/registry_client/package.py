@@ -13,7 +13,7 @@ from .client import Client, resolve
 from .entries import Origin, PackageDir, PackageEntry
 from .errors import Forbidden, IntegrityError, NotFound, PathNotFound, TransferError, UsageError
 from .store import ObjectStore
-from .transfer import Upload
+from .uploads import Planned, PlannedUploads
 from .tree import FILE, build_tree, metadata_fragment, object_hashes, read_tree, split_key, tophash
 
 RAW_FILE = {"q_ext": "id", "q_target": "file"}  # what `quilt build` records for a file kept as is
@@ -144,26 +144,27 @@ class Package(PackageDir):
         client = resolve(client)
         session = client.session(registry)
         top_hash, contents = self._build(name, client)
-        path = f"/api/package/{owner}/{package}/{top_hash}"
-        body = {"dry_run": True, "is_public": public, "is_team": team, "description": "",
-                "contents": contents, "sizes": {}}
+        hashes = object_hashes(contents)
+        origins = {h: e._origin for _, e in self.walk() for h in (e.hashes or ()) if e._origin}
+        sizes = {h: _size(client.store, h, origins) for h in hashes}
         try:
-            upload_urls = session.request("PUT", path, json_body=body, compress=True)["upload_urls"]
+            # The push plan says which fragments the registry has and how the rest go up.
+            plan = session.request("POST", f"/api/v2/push-plan/{owner}/{package}",
+                                   json_body={"fragments": sizes}, compress=True)["fragments"]
         except (Forbidden, NotFound) as exc:  # the registry hides others' packages behind a 404
             exc.message = f"Cannot push to {name}: {exc.message}"
             exc.hint = (f"New packages go under your own user name; to push to {name}, its owner "
                         f"({owner}) must share it with the team (access add {name} team).")
             raise
-        hashes = object_hashes(contents)
-        if set(upload_urls) != hashes:
-            raise TransferError("The registry answered the push with URLs for other fragments than the package has.")
-        origins = {h: e._origin for _, e in self.walk() for h in (e.hashes or ()) if e._origin}
-        sizes = {h: _size(client.store, h, origins) for h in hashes}
-        client.transfers().upload(
-            [Upload(h, client.store.path(h), sizes[h], urls["head"], urls["put"],
-                    ensure=(lambda h=h: origins[h].ensure_local({h})) if h in origins else None)
-             for h, urls in upload_urls.items()], label=f"Pushing {name}")
-        body.update(dry_run=False, sizes=sizes)
+        if set(plan) != hashes:
+            raise TransferError("The registry answered the push plan for other fragments than the package has.")
+        PlannedUploads(client.transfers(), session, owner, package).run(
+            [Planned(h, client.store.path(h), sizes[h], plan[h],
+                     ensure=(lambda h=h: origins[h].ensure_local({h})) if h in origins else None)
+             for h in sorted(hashes)], label=f"Pushing {name}")
+        path = f"/api/package/{owner}/{package}/{top_hash}"
+        body = {"dry_run": False, "is_public": public, "is_team": team, "description": "",
+                "contents": contents, "sizes": sizes}
         if message:
             body["message"] = message
         session.request("PUT", path, json_body=body, compress=True)

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "transfer_workers": 8,      # parallel uploads/downloads
     "retries": 4,               # extra attempts on connection errors and 5xx
     "progress": "auto",         # bars only on a terminal, unless "always" or "never"
+    "range_mib": 32,            # downloads above twice this come in ranges of this many MiB, in parallel
 }
 
 
@@ -36,6 +37,9 @@ def normalize_registry(url: str) -> str:
     return url
 
 
+BOUNDS = {"transfer_workers": (1, 64), "retries": (0, 64), "range_mib": (1, 1024)}
+
+
 def _check(key: str, value: Any) -> Any:
     if key not in DEFAULTS:
         raise UsageError(f"Unknown setting {key!r}", f"Settings: {', '.join(DEFAULTS)}")
@@ -43,13 +47,14 @@ def _check(key: str, value: Any) -> Any:
         return None
     if key == "default_remote_registry":
         return normalize_registry(str(value))
-    if key in ("transfer_workers", "retries"):
+    if key in BOUNDS:
+        low, high = BOUNDS[key]
         try:
             number = int(value)
         except (TypeError, ValueError):
-            number = -1
-        if number < (1 if key == "transfer_workers" else 0) or number > 64:
-            raise UsageError(f"{key} must be a whole number between {1 if key == 'transfer_workers' else 0} and 64")
+            number = low - 1
+        if not low <= number <= high:
+            raise UsageError(f"{key} must be a whole number between {low} and {high}")
         return number
     if value not in PROGRESS_CHOICES:
         raise UsageError(f"progress must be one of {', '.join(PROGRESS_CHOICES)}")

@@ -8,6 +8,7 @@ from ~/.netrc or on a redirect), whatever host they point at.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -26,18 +27,6 @@ NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exception
 
 
 @dataclasses.dataclass(frozen=True)
-class Upload:
-    hash: str
-    path: Path
-    size: int
-    head_url: str
-    put_url: str
-    # Fetches the fragment into the local store when storage lacks it and it is not local yet
-    # (a browsed package pushed again: most fragments need no upload, so none is downloaded early).
-    ensure: Callable[[], None] | None = None
-
-
-@dataclasses.dataclass(frozen=True)
 class Download:
     hash: str
     url: str
@@ -51,6 +40,9 @@ class TransferOptions:
     backoff: float = 0.5
     progress: bool = False
     timeout: tuple[float, float] = (10, 300)
+    # Downloads above `ranged_above` bytes come in ranges of `range_bytes`, several at once.
+    ranged_above: int = 64 * 1024 * 1024
+    range_bytes: int = 32 * 1024 * 1024
     # Called with every request actually sent to blob storage (requests.PreparedRequest): lets
     # callers audit transfers, e.g. tests checking Range and the absence of Authorization.
     on_request: Callable[[requests.PreparedRequest], None] | None = None
@@ -136,52 +128,7 @@ class Transfers:
                 raise first
             raise TransferError(f"Transfer failed: {first!r}") from first
 
-    # Uploads (push)
-
-    def upload(self, items: Iterable[Upload], label: str = "Uploading") -> int:
-        """HEAD every fragment and PUT the ones storage lacks; returns how many were sent."""
-        items = list(items)
-        sent = []
-        with Progress(self.options.progress, label, sum(i.size for i in items), len(items)) as progress:
-            def job(item: Upload) -> Callable[[], None]:
-                return lambda: self._upload_one(item, progress, sent)
-            self._run([job(item) for item in items])
-        return len(sent)
-
-    def _upload_one(self, item: Upload, progress: Progress, sent: list) -> None:
-        head = self._request("HEAD", item.head_url)
-        if head.status_code < 300:
-            progress.advance(item.size)
-            progress.file_done()
-            return
-        if item.ensure is not None and not item.path.exists():
-            item.ensure()
-        counted, handles = [0], []
-
-        def advance(amount: int) -> None:
-            counted[0] += amount
-            progress.advance(amount)
-
-        def body():  # a fresh body for every attempt, uncounting what a failed one had sent
-            progress.advance(-counted[0])
-            counted[0] = 0
-            if item.size == 0:
-                return b""
-            handles.append(open(item.path, "rb"))
-            return _Body(handles[-1], item.size, advance)
-
-        try:
-            response = self._request("PUT", item.put_url, body=body,
-                                     headers={"Content-Length": str(item.size)})
-        finally:
-            for handle in handles:
-                handle.close()
-        if response.status_code >= 300:
-            raise TransferError(f"Blob storage refused the upload of {item.hash[:12]}: "
-                                f"HTTP {response.status_code} {_excerpt(response)}",
-                                "Run the push again; fragments already uploaded are skipped.")
-        sent.append(item.hash)
-        progress.file_done()
+    # Uploads (push): see uploads.PlannedUploads
 
     # Downloads (install, fetch)
 
@@ -195,6 +142,8 @@ class Transfers:
         return len(items)
 
     def _download_one(self, item: Download, store: ObjectStore, progress: Progress) -> None:
+        if item.size > self.options.ranged_above:
+            return self._download_ranged(item, store, progress)
         part = store.partial_path(item.hash)
         resumed = part.exists() and 0 < part.stat().st_size <= item.size
         for attempt in range(self.options.retries + 1):
@@ -243,14 +192,77 @@ class Transfers:
                         if response.status_code == 403 else "")
                 raise TransferError(f"Blob storage answered HTTP {response.status_code} for "
                                     f"{item.hash[:12]}: {_excerpt(response)}", hint)
-            with open(part, mode) as handle:
+            _save(response, part, mode, progress)
+
+
+    def _download_ranged(self, item: Download, store: ObjectStore, progress: Progress) -> None:
+        """A big fragment in ranges fetched in parallel, each into its own file (an interrupted
+        one resumes where it stopped), joined and hashed before it is kept."""
+        step = self.options.range_bytes
+        spans = [(start, min(start + step, item.size) - 1) for start in range(0, item.size, step)]
+        joined = store.partial_path(item.hash)
+        pieces = [joined.with_name(f"{joined.name}{index}") for index in range(len(spans))]
+
+        def fetch(index: int) -> None:
+            for attempt in range(self.options.retries + 1):
                 try:
-                    for chunk in response.iter_content(CHUNK):
-                        handle.write(chunk)
-                        progress.advance(len(chunk))
-                except NETWORK_ERRORS:
-                    progress.advance(-handle.tell())  # the next attempt counts the partial file again
-                    raise
+                    return self._fetch_span(item, pieces[index], *spans[index], progress)
+                except NETWORK_ERRORS as exc:
+                    if attempt == self.options.retries:
+                        raise RegistryUnavailable(f"Download of {item.hash[:12]} kept failing ({network_reason(exc)}).",
+                                                  "Run the command again: it resumes where it stopped.") from None
+                    time.sleep(self.options.backoff * 2 ** attempt)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(spans)))) as pool:
+            for future in [pool.submit(fetch, index) for index in range(len(spans))]:
+                future.result()
+        digest = hashlib.sha256()
+        with open(joined, "wb") as out:
+            for piece in pieces:
+                with open(piece, "rb") as handle:
+                    while chunk := handle.read(CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+        for piece in pieces:
+            piece.unlink()
+        if digest.hexdigest() != item.hash:
+            joined.unlink()
+            progress.advance(-item.size)
+            raise IntegrityError(
+                f"Fragment {item.hash} from {_host(item.url)} does not match its SHA-256; it was not saved.",
+                "The copy in blob storage is damaged. Ask the package owner to push the package again.")
+        store.commit(joined, item.hash)
+        progress.file_done()
+
+    def _fetch_span(self, item: Download, piece: Path, first: int, last: int, progress: Progress) -> None:
+        have = piece.stat().st_size if piece.exists() else 0
+        if have > last - first + 1:
+            piece.unlink()
+            have = 0
+        progress.advance(have)
+        if have == last - first + 1:
+            return
+        response = self._request("GET", item.url, headers={"Range": f"bytes={first + have}-{last}"}, stream=True)
+        with response:
+            expected = f"bytes {first + have}-{last}/"
+            if response.status_code != 206 or not response.headers.get("Content-Range", "").startswith(expected):
+                progress.advance(-have)
+                raise TransferError(f"Blob storage answered HTTP {response.status_code} "
+                                    f"({response.headers.get('Content-Range')!r}) for a range of {item.hash[:12]}",
+                                    "The download URL may have expired: run the command again.")
+            _save(response, piece, "ab", progress)
+
+
+def _save(response: requests.Response, path: Path, mode: str, progress: Progress) -> None:
+    """The response body into `path` ("ab": after what is there), counted as it arrives."""
+    with open(path, mode) as handle:
+        try:
+            for chunk in response.iter_content(CHUNK):
+                handle.write(chunk)
+                progress.advance(len(chunk))
+        except NETWORK_ERRORS:
+            progress.advance(-handle.tell())  # the next attempt counts the file again
+            raise
 
 
 def _host(url: str) -> str:

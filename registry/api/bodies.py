@@ -19,7 +19,7 @@ from ..errors import BadRequest, PayloadTooLarge, RegistryError
 
 CHUNK_BYTES = 64 * 1024
 # Pushes carry the whole tree; nothing else under /api needs more than the small cap.
-PUSH_ROUTES = (("PUT", "/api/package/"), ("POST", "/api/package_update/"))
+PUSH_ROUTES = (("PUT", "/api/package/"), ("POST", "/api/package_update/"), ("POST", "/api/v2/push-plan/"))
 LIMITS_KEY = "registry.body_limits"
 
 

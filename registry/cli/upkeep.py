@@ -7,8 +7,9 @@ from .common import confirm, json_option, operator_context, output, yes_option
 
 
 @click.command(help="Delete fragments that no package references any more and that no push touched "
-                    "within the grace period, and stored objects that no fragment names (uploads of "
-                    "pushes that never completed) once older than the grace period.")
+                    "within the grace period, stored objects that no fragment names (uploads of "
+                    "pushes that never completed) and multipart uploads never completed, once older "
+                    "than the grace period.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be deleted.")
 @click.option("--grace", "grace_hours", default=48.0, show_default=True, type=float,
               help="Hours a fragment must have been unreferenced and untouched (at least the upload URL lifetime).")
@@ -20,12 +21,15 @@ def gc(dry_run: bool, grace_hours: float, yes: bool, as_json: bool):
                 "from storage?", yes)
     with operator_context() as ctx:
         totals = upkeep.collect_garbage(ctx, grace_hours=grace_hours, dry_run=dry_run)
+        aborted = upkeep.collect_multipart_uploads(ctx, grace_hours=grace_hours, dry_run=dry_run)
     rows = [{"owner": owner, "fragments": t.fragments, "bytes": t.bytes} for owner, t in totals.items()]
     if as_json or rows:
         output(rows, as_json, ["owner", "fragments", "bytes"])
     if not as_json:
         verb = "Would delete" if dry_run else "Deleted"
         click.echo(f"{verb} {sum(r['fragments'] for r in rows)} fragment(s), {sum(r['bytes'] for r in rows)} bytes.")
+        if aborted:
+            click.echo(f"{'Would abort' if dry_run else 'Aborted'} {aborted} abandoned multipart upload(s).")
 
 
 @click.group(help="Stored fragments.")

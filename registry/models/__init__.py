@@ -1,11 +1,11 @@
 """All models; importing this package registers every table on Base.metadata."""
 
-from .blobs import Blob, ChunkBlob, FragmentChunk, InstanceChunk
+from .blobs import Blob, ChunkBlob, FragmentChunk, InstanceChunk, MultipartUpload
 from .events import Event
 from .packages import Access, Comment, Instance, InstancePiece, KeywordSet, Log, Package, Tag, TreePiece, Version
 from .throttle import ThrottleCounter
 from .users import LoginCode, RefreshToken, User, WebSession
 
 __all__ = ["Access", "Blob", "ChunkBlob", "Comment", "Event", "FragmentChunk", "Instance", "InstanceChunk",
-           "InstancePiece", "KeywordSet", "Log", "LoginCode", "Package", "RefreshToken", "Tag", "ThrottleCounter",
+           "InstancePiece", "KeywordSet", "Log", "LoginCode", "MultipartUpload", "Package", "RefreshToken", "Tag", "ThrottleCounter",
            "TreePiece", "User", "Version", "WebSession"]

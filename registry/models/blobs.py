@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from ..db import Base, BigId, Blob as BlobBytes, Hash, LongText, Name, Timestamp, utcnow
@@ -64,3 +64,26 @@ class InstanceChunk(Base):
 
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), primary_key=True)
     chunk_id: Mapped[int] = mapped_column(ForeignKey("fragment_chunk.id"), primary_key=True, index=True)
+
+
+class MultipartUpload(Base):
+    """A multipart upload of one fragment by one pusher (Transfers v2, services.uploads): the
+    store's upload id and the SHA-256 of every part, signed into the part URLs and checked again
+    when the parts are joined. A client that crashed asks for it again and goes on."""
+
+    __tablename__ = "multipart_upload"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)  # in URLs: not guessable, unlike `id`
+    owner: Mapped[str] = mapped_column(Name(64))
+    hash: Mapped[str] = mapped_column(Hash())
+    pusher: Mapped[str] = mapped_column(Name(64))
+    staged: Mapped[bool] = mapped_column(Boolean)  # at the pusher's staging key (pusher != owner)
+    upload_id: Mapped[str] = mapped_column(String(1024))
+    size: Mapped[int] = mapped_column(BigInteger)
+    part_size: Mapped[int] = mapped_column(BigInteger)
+    checksums: Mapped[bytes] = deferred(mapped_column(BlobBytes(), nullable=False))  # 32 bytes per part, in order
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(Timestamp())
+
+    __table_args__ = (UniqueConstraint("owner", "hash", "pusher"),)

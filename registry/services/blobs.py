@@ -8,12 +8,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
-from ..models import Blob
+from ..models import Blob, MultipartUpload
 from . import fragment_sets
 from .bulk import CHUNK, chunked, insert_new
 from .fragment_sets import Stored
 
-__all__ = ["CHUNK", "Stored", "add_blobs", "chunked", "instance_fragments", "instance_sizes", "touch"]
+__all__ = ["CHUNK", "Stored", "add_blobs", "chunked", "completed_uploads", "instance_fragments", "instance_sizes",
+           "touch"]
 
 
 def touch(session: Session, owner: str, hashes: Iterable[str]) -> None:
@@ -37,6 +38,17 @@ def add_blobs(session: Session, owner: str, fresh: dict[str, Stored]) -> tuple[d
                 Blob.owner == owner, Blob.hash.in_(chunk))):
             rows[hash_], ids[hash_] = Stored(size, batch), id_
     return rows, ids
+
+
+def completed_uploads(session: Session, owner: str, pusher: str, hashes: Iterable[str]) -> dict[str, int]:
+    """Sizes of the fragments among `hashes` that `pusher` uploaded in parts for `owner`
+    (services.uploads), complete: at their key without a HEAD each."""
+    found: dict[str, int] = {}
+    for chunk in chunked(sorted(hashes)):
+        found.update(session.execute(select(MultipartUpload.hash, MultipartUpload.size).where(
+            MultipartUpload.owner == owner, MultipartUpload.pusher == pusher, MultipartUpload.hash.in_(chunk),
+            MultipartUpload.completed_at.is_not(None))).all())
+    return found
 
 
 def instance_sizes(session: Session, instance_id: int, hashes: Iterable[str] | None = None) -> dict[str, int]:

@@ -51,7 +51,7 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
     hashes = tree.object_hashes(request.contents)
     if not request.dry_run and set(request.sizes) != hashes:
         raise BadRequest("Sizes don't match the hashes")
-    package = _writable_package(ctx, owner, name, request)
+    package = writable_package(ctx, owner, name, request)
     if request.dry_run:
         return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
     existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes)
@@ -70,7 +70,7 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
     hashes = tree.object_hashes(request.contents)
     if not request.dry_run and set(request.sizes) != hashes:
         raise BadRequest("Sizes don't match the hashes")
-    package = _writable_package(ctx, owner, name, request)
+    package = writable_package(ctx, owner, name, request)
     if request.dry_run:
         _graft(_latest_tree(ctx, package)[0], subpath, request.contents)  # a bad path fails early
         return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
@@ -90,7 +90,7 @@ def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
     permissions.check_sharing_allowed(ctx, is_public=request.is_public, is_team=request.is_team)
 
 
-def _writable_package(ctx: Context, owner: str, name: str, request: PushRequest) -> Package | None:
+def writable_package(ctx: Context, owner: str, name: str, request: PushRequest) -> Package | None:
     """The existing package the caller may push to (not locked yet); None when the push creates it."""
     permissions.require_user(ctx.actor)
     package = permissions.find_readable(ctx, owner, name)
@@ -144,6 +144,14 @@ def _in_latest(ctx: Context, package: Package | None, hashes) -> dict[str, Store
     return {h: fragments[h] for h in hashes if h in fragments}
 
 
+def reusable_for_upload(ctx: Context, owner: str, package: Package | None, hashes) -> dict[str, Stored]:
+    """The fragments a client about to upload may skip (see `_reusable`), kept from garbage
+    collection meanwhile: those no instance holds are touched."""
+    in_latest, elsewhere = _reusable(ctx, owner, package, hashes)
+    blobs.touch(ctx.session, owner, elsewhere)
+    return {**in_latest, **elsewhere}
+
+
 def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[str]) -> dict[str, dict[str, str]]:
     """The client HEADs each fragment and PUTs those that do not answer 200 (protocol.md 8.2).
     A fragment the pusher may reuse is HEADed where it is stored; one it may not reuse (stored
@@ -151,11 +159,7 @@ def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[
     PUT at the pusher's own staging key, verified at commit. Only the owner's fragments that are
     not stored yet go straight to their key (on S3, in the push's upload batch: see
     BlobStore.upload_batch); no PUT URL ever points at a stored fragment."""
-    in_latest, elsewhere = _reusable(ctx, owner, package, hashes)
-    # The client may skip uploading the fragments it may reuse; keep those from garbage
-    # collection that no instance may hold (an instance's fragments are never collected).
-    blobs.touch(ctx.session, owner, elsewhere)
-    reusable = {**in_latest, **elsewhere}
+    reusable = reusable_for_upload(ctx, owner, package, hashes)
     store, pusher = ctx.store, ctx.actor.name
     batch = store.upload_batch(owner, hashes) if pusher == owner else None
     urls = {}
@@ -213,6 +217,9 @@ def _check_fragments_stored(ctx: Context, owner: str, package: Package | None,
     found: dict[str, Stored] = {h: Stored(staged[h]) for h in new & set(staged)}  # moved to objs/ if accepted
     if pusher == owner:
         found.update((h, stored) for h, stored in listed.items() if h not in found)
+        # Big fragments uploaded in parts (services.uploads) went to objs/OWNER/: their rows say so.
+        found.update((h, Stored(size)) for h, size in blobs.completed_uploads(
+            ctx.session, owner, pusher, new - set(found)).items())
         unbatched = sorted(new - set(found))
         if batch is not None:
             unbatched = unbatched[:MAX_UNBATCHED_CHECKS]

@@ -32,7 +32,7 @@ from ..errors import BadRequest
 from ..models import Blob, ChunkBlob, FragmentChunk, Instance, InstanceChunk, Package, User
 from ..storage.base import OBJECTS, STAGING, TEMP_PREFIX, UPLOADS, StoredObject
 from ..tree import is_hash
-from . import permissions
+from . import permissions, uploads
 from .blobs import CHUNK, chunked
 from .context import Context
 
@@ -51,13 +51,17 @@ def _garbage(cutoff: dt.datetime):
     return unreferenced, quiet
 
 
-def collect_garbage(ctx: Context, *, grace_hours: float, dry_run: bool) -> dict[str, OwnerTotals]:
-    """Fragments per owner that are (or, on a dry run, would be) deleted."""
+def _cutoff(ctx: Context, grace_hours: float) -> dt.datetime:
     permissions.require_admin(ctx.actor)
     if grace_hours * 3600 < ctx.settings.url_expiry_seconds:
         raise BadRequest(f"The grace period must be at least the upload URL lifetime "
                          f"({ctx.settings.url_expiry_seconds / 3600:g} hours): a push may take that long.")
-    cutoff = utcnow() - dt.timedelta(hours=grace_hours)
+    return utcnow() - dt.timedelta(hours=grace_hours)
+
+
+def collect_garbage(ctx: Context, *, grace_hours: float, dry_run: bool) -> dict[str, OwnerTotals]:
+    """Fragments per owner that are (or, on a dry run, would be) deleted."""
+    cutoff = _cutoff(ctx, grace_hours)
     if not dry_run:
         _collect_chunks(ctx)
     unreferenced, quiet = _garbage(cutoff)
@@ -83,6 +87,15 @@ def collect_garbage(ctx: Context, *, grace_hours: float, dry_run: bool) -> dict[
             totals[row.owner].bytes += row.size
     _collect_stray_objects(ctx, cutoff.replace(tzinfo=dt.timezone.utc), dry_run, totals)
     return dict(sorted(totals.items()))
+
+
+def collect_multipart_uploads(ctx: Context, *, grace_hours: float, dry_run: bool) -> int:
+    """Abort the multipart uploads started before the grace period and never completed; returns
+    how many there are."""
+    aborted = uploads.collect(ctx, _cutoff(ctx, grace_hours), dry_run)
+    if not dry_run:
+        ctx.session.commit()
+    return aborted
 
 
 def _collect_chunks(ctx: Context) -> None:

@@ -9,7 +9,7 @@ import re
 from typing import Iterable, Iterator
 
 OWNER_RE = re.compile(r"[A-Za-z0-9_]{1,64}\Z")  # \Z: "$" would let a trailing newline through
-OBJECTS, STAGING, UPLOADS = "objs", "staging", "uploads"
+OBJECTS, STAGING, UPLOADS, MULTIPART = "objs", "staging", "uploads", "multipart"
 TEMP_PREFIX = ".upload-"  # the local store's uploads in progress, next to where they will be kept
 
 
@@ -27,6 +27,38 @@ def staging_key(owner: str, pusher: str, hash_: str) -> str:
     """Where `pusher` uploads a fragment for a package of `owner` that it may not reuse from
     `objs/OWNER/`: nobody else's bytes are there, and nothing there is used before it is verified."""
     return f"{STAGING}/{owner}/{pusher}/{hash_}"
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadTarget:
+    """Where a push-plan upload goes: the owner's own key, or (`pusher` set) the staging key of
+    a pusher who may not reuse the owner's fragments (see `staging_key`)."""
+
+    owner: str
+    hash: str
+    pusher: str | None = None
+    batch: str | None = None  # the push's upload batch (single uploads of the owner, on S3)
+
+    @property
+    def key(self) -> str:
+        if self.pusher:
+            return staging_key(self.owner, self.pusher, self.hash)
+        return object_key(self.owner, self.hash, self.batch)
+
+
+@dataclasses.dataclass(frozen=True)
+class SignedRequest:
+    """A presigned URL and the headers the request must carry (they are part of the signature)."""
+
+    url: str
+    headers: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingMultipart:
+    key: str | None  # None where the store does not know it (the local store keeps parts by upload id)
+    upload_id: str
+    started: dt.datetime  # aware, UTC
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +134,37 @@ class BlobStore(abc.ABC):
 
     def discard_staged(self, owner: str, pusher: str, hash_: str) -> None:
         self.delete_key(staging_key(owner, pusher, hash_))
+
+    # Transfers v2: uploads whose checksums the store checks (see services.uploads)
+
+    @abc.abstractmethod
+    def single_upload(self, target: UploadTarget, checksum: str) -> SignedRequest:
+        """A PUT of the whole fragment; `checksum` is base64 SHA-256 (`sigv4.checksum_sha256`)."""
+
+    @abc.abstractmethod
+    def start_multipart(self, target: UploadTarget) -> str:
+        """A new multipart upload to the target; returns its upload id."""
+
+    @abc.abstractmethod
+    def part_upload(self, target: UploadTarget, upload_id: str, number: int, checksum: str) -> SignedRequest:
+        """A PUT of part `number` (from 1) that the store refuses unless its SHA-256 is `checksum`."""
+
+    @abc.abstractmethod
+    def uploaded_parts(self, target: UploadTarget, upload_id: str) -> dict[int, int] | None:
+        """Part number -> size of the parts received so far; None if the upload is gone."""
+
+    @abc.abstractmethod
+    def complete_multipart(self, target: UploadTarget, upload_id: str, checksums: list[str]) -> bool:
+        """Join the parts (all received, checked by the caller) into the fragment. False, and
+        nothing stored, when what the store joined is not what was signed."""
+
+    @abc.abstractmethod
+    def abort_multipart(self, key: str | None, upload_id: str) -> None:
+        """Drop the upload to `key` (`UploadTarget.key`) and its parts; nothing happens if it is gone."""
+
+    @abc.abstractmethod
+    def pending_multiparts(self) -> Iterator[PendingMultipart]:
+        """Every multipart upload not completed or aborted (garbage collection)."""
 
     @abc.abstractmethod
     def list_objects(self, area: str) -> Iterator[StoredObject]:

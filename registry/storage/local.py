@@ -12,15 +12,20 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+import re
+import secrets
+import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
 from ..errors import BadRequest, PayloadTooLarge, StorageUnavailable
-from .base import STAGING, TEMP_PREFIX, BlobStore, StoredObject, object_key, staging_key
+from .base import (MULTIPART, STAGING, TEMP_PREFIX, BlobStore, PendingMultipart, SignedRequest, StoredObject,
+                   UploadTarget, object_key, staging_key)
 
 CHUNK = 1024 * 1024
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}\Z")
 
 
 def _place(source: Path, target: Path) -> None:
@@ -40,6 +45,21 @@ def _no_batch(batch: str | None) -> None:
     # A stat per fragment costs the same whatever the folder holds: uploads go straight to objs/.
     if batch is not None:
         raise ValueError("the local store keeps no upload batches")
+
+
+class _Joined:
+    """Files read one after the other as one stream."""
+
+    def __init__(self, handles: list[BinaryIO]):
+        self.handles = list(handles)
+
+    def read(self, amount: int) -> bytes:
+        while self.handles:
+            chunk = self.handles[0].read(amount)
+            if chunk:
+                return chunk
+            self.handles.pop(0)
+        return b""
 
 
 class LocalBlobStore(BlobStore):
@@ -177,6 +197,99 @@ class LocalBlobStore(BlobStore):
         except FileNotFoundError:  # removed since it was listed (gc, or another attempt)
             return target.exists()
         return True
+
+    # Transfers v2: parts are files under multipart/UPLOAD_ID/, joined and hashed on completion.
+    # A part URL signs the part's checksum; the upload handler checks the bytes against it.
+
+    def single_upload(self, target: UploadTarget, checksum: str) -> SignedRequest:
+        # Every PUT to the local store is hashed before it is kept: no checksum header is needed.
+        if target.pusher:
+            return SignedRequest(self.staging_url("PUT", target.owner, target.pusher, target.hash), {})
+        return SignedRequest(self.object_url("PUT", target.owner, target.hash), {})
+
+    def _parts_folder(self, upload_id: str) -> Path:
+        if not UPLOAD_ID.match(upload_id):
+            raise ValueError("not an upload id of the local store")
+        return self.root / MULTIPART / upload_id
+
+    def start_multipart(self, target: UploadTarget) -> str:
+        upload_id = secrets.token_hex(16)
+        self._parts_folder(upload_id).mkdir(parents=True)
+        return upload_id
+
+    @staticmethod
+    def part_name(number: int, checksum: str) -> str:
+        return f"{number}:{checksum}"
+
+    def part_upload(self, target: UploadTarget, upload_id: str, number: int, checksum: str) -> SignedRequest:
+        expires = int(time.time()) + self.expiry_seconds
+        signature = self.signature("PUT", f"{MULTIPART}/{upload_id}", self.part_name(number, checksum), expires)
+        return SignedRequest(f"{self.base_url}/blobs/{MULTIPART}/{upload_id}/{number}?m=PUT&e={expires}&s={signature}",
+                             {"x-amz-checksum-sha256": checksum})
+
+    def write_part(self, upload_id: str, number: int, checksum: str, stream: BinaryIO, max_bytes: int) -> None:
+        """Keep a part only if its SHA-256 is `checksum` (base64); a part sent again replaces
+        the first copy (same checksum, so the same bytes)."""
+        folder = self._parts_folder(upload_id)
+        if not folder.is_dir():
+            raise BadRequest("No such multipart upload (completed or aborted)")
+        digest = hashlib.sha256()
+        received = 0
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                while chunk := stream.read(CHUNK):
+                    received += len(chunk)
+                    if received > max_bytes:
+                        raise PayloadTooLarge(f"A part may be at most {max_bytes} bytes")
+                    digest.update(chunk)
+                    tmp.write(chunk)
+            if base64.b64encode(digest.digest()).decode() != checksum:
+                raise BadRequest("BadDigest: the SHA-256 of the part is not the checksum it was signed for")
+            os.replace(tmp_name, folder / f"{number:05d}")
+        finally:
+            Path(tmp_name).unlink(missing_ok=True)
+
+    def uploaded_parts(self, target: UploadTarget, upload_id: str) -> dict[int, int] | None:
+        try:
+            entries = list(os.scandir(self._parts_folder(upload_id)))
+        except FileNotFoundError:
+            return None
+        return {int(entry.name): entry.stat().st_size for entry in entries if entry.name.isdigit()}
+
+    def complete_multipart(self, target: UploadTarget, upload_id: str, checksums: list[str]) -> bool:
+        folder = self._parts_folder(upload_id)
+        path = (self.staging_path(target.owner, target.pusher, target.hash) if target.pusher
+                else self.path(target.owner, target.hash))
+        try:
+            parts = [open(folder / f"{number:05d}", "rb") for number in range(1, len(checksums) + 1)]
+        except FileNotFoundError:
+            return False
+        try:
+            self._receive(path, target.hash, _Joined(parts), None)
+        except BadRequest:  # the joined bytes are not the fragment
+            return False
+        finally:
+            for part in parts:
+                part.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+
+    def abort_multipart(self, key: str | None, upload_id: str) -> None:
+        shutil.rmtree(self._parts_folder(upload_id), ignore_errors=True)
+
+    def pending_multiparts(self) -> Iterator[PendingMultipart]:
+        try:
+            entries = list(os.scandir(self.root / MULTIPART))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            try:
+                modified = entry.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if UPLOAD_ID.match(entry.name):
+                yield PendingMultipart(None, entry.name, dt.datetime.fromtimestamp(modified, dt.timezone.utc))
 
     def list_objects(self, area: str) -> Iterator[StoredObject]:
         for folder, _, files in os.walk(self.root / area):

@@ -16,8 +16,9 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..errors import StorageUnavailable
-from .base import BlobStore, StoredObject, batch_prefix, object_key, staging_key
-from .sigv4 import PresignerV4, checksum_sha256
+from .base import (BlobStore, PendingMultipart, SignedRequest, StoredObject, UploadTarget, batch_prefix,
+                   object_key, staging_key)
+from .sigv4 import CHECKSUM_PARAMETER, PresignerV4, checksum_sha256, composite_checksum
 
 # Above this many fragments one listing of the owner's prefix beats a HEAD per fragment
 # (verification, which checks all of an owner's fragments; a push lists its batch instead).
@@ -39,6 +40,10 @@ def _client(session: boto3.session.Session, endpoint_url: str, *, connect_timeou
                     retries={"total_max_attempts": max_attempts, "mode": "standard"}, max_pool_connections=32,
                     connect_timeout=connect_timeout, read_timeout=read_timeout)
     return session.client("s3", endpoint_url=endpoint_url or None, config=config)
+
+
+def _code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
 
 
 @contextlib.contextmanager
@@ -186,31 +191,113 @@ class S3BlobStore(BlobStore):
             return {key[len(prefix):]: size for key, size in self._list_fast(prefix)}
 
     def accept_staged(self, owner: str, pusher: str, hash_: str, batch: str | None = None) -> bool:
-        # SeaweedFS computes no SHA-256 of an object it holds (neither HeadObject with ChecksumMode
-        # nor CopyObject with ChecksumAlgorithm returns one), so the registry reads the staged
-        # bytes once, in chunks. The copy is conditional on the ETag read: the pusher still holds
-        # a PUT URL and could swap the bytes between the check and the copy.
+        # The copy is conditional on the ETag of what was checked: the pusher still holds a PUT
+        # URL and could swap the bytes between the check and the copy.
         staged = staging_key(owner, pusher, hash_)
         with _storage_errors("verify staged"):
             try:
-                response = self.client.get_object(Bucket=self.bucket, Key=staged)
-                digest = hashlib.sha256()
-                for chunk in response["Body"].iter_chunks(VERIFY_CHUNK):
-                    digest.update(chunk)
-                if digest.hexdigest() != hash_:
+                etag = self._verified_etag(staged, hash_)
+                if etag is None:
                     self.client.delete_object(Bucket=self.bucket, Key=staged)
                     return False
                 if self._head_size(owner, hash_, batch) is None:
                     self.client.copy_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch),
                                             CopySource={"Bucket": self.bucket, "Key": staged},
-                                            CopySourceIfMatch=response["ETag"])
+                                            CopySourceIfMatch=etag)
                 return True
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "PreconditionFailed", "412"):
+                if _code(exc) in ("NoSuchKey", "404", "PreconditionFailed", "412"):
                     # Gone or replaced since it was listed: not the bytes that were checked.
                     self.client.delete_object(Bucket=self.bucket, Key=staged)
                     return False
                 raise
+
+    def _verified_etag(self, key: str, hash_: str) -> str | None:
+        """The ETag of the object at `key` if its SHA-256 is `hash_`, else None. An object that
+        arrived through a URL signing its checksum carries the SHA-256 the store computed itself:
+        compared without reading a byte. Any other (a multipart upload's composite checksum, a
+        store that keeps none) is read once, in chunks."""
+        head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+        if head.get("ChecksumSHA256") == checksum_sha256(hash_):
+            return head["ETag"]
+        response = self.client.get_object(Bucket=self.bucket, Key=key)
+        digest = hashlib.sha256()
+        for chunk in response["Body"].iter_chunks(VERIFY_CHUNK):
+            digest.update(chunk)
+        return response["ETag"] if digest.hexdigest() == hash_ else None
+
+    # Transfers v2
+
+    def single_upload(self, target: UploadTarget, checksum: str) -> SignedRequest:
+        url = self.presigner.presign_with_checksum_header("PUT", self.bucket, target.key, checksum)
+        return SignedRequest(url, {CHECKSUM_PARAMETER: checksum})
+
+    def start_multipart(self, target: UploadTarget) -> str:
+        with _storage_errors("start multipart upload"):
+            return self.client.create_multipart_upload(Bucket=self.bucket, Key=target.key,
+                                                       ChecksumAlgorithm="SHA256")["UploadId"]
+
+    def part_upload(self, target: UploadTarget, upload_id: str, number: int, checksum: str) -> SignedRequest:
+        url = self.presigner.presign_with_checksum_header(
+            "PUT", self.bucket, target.key, checksum, {"partNumber": str(number), "uploadId": upload_id})
+        return SignedRequest(url, {CHECKSUM_PARAMETER: checksum})
+
+    def _parts(self, target: UploadTarget, upload_id: str) -> list[dict] | None:
+        parts = []
+        try:
+            for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=target.key,
+                                                                         UploadId=upload_id):
+                parts.extend(page.get("Parts", ()))
+        except ClientError as exc:
+            if _code(exc) in ("NoSuchUpload", "404"):
+                return None
+            raise
+        return parts
+
+    def uploaded_parts(self, target: UploadTarget, upload_id: str) -> dict[int, int] | None:
+        with _storage_errors("list parts"):
+            parts = self._parts(target, upload_id)
+        return None if parts is None else {part["PartNumber"]: part["Size"] for part in parts}
+
+    def complete_multipart(self, target: UploadTarget, upload_id: str, checksums: list[str]) -> bool:
+        # S3 checked every part against the checksum signed into its URL; the composite checksum
+        # it computes from them proves the joined object is made of exactly those parts.
+        expected = composite_checksum(checksums)
+        with _storage_errors("complete multipart upload"):
+            parts = self._parts(target, upload_id)
+            if parts is None:
+                return False
+            etags = {part["PartNumber"]: part["ETag"] for part in parts}
+            try:
+                answer = self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=target.key, UploadId=upload_id,
+                    MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n], "ChecksumSHA256": c}
+                                               for n, c in enumerate(checksums, 1)]})
+            except ClientError as exc:
+                if _code(exc) in ("InvalidPart", "BadDigest", "InvalidDigest", "NoSuchUpload", "InvalidPartOrder"):
+                    return False
+                raise
+            stored = answer.get("ChecksumSHA256") or self.client.head_object(
+                Bucket=self.bucket, Key=target.key, ChecksumMode="ENABLED").get("ChecksumSHA256")
+            if stored != expected:
+                self.client.delete_object(Bucket=self.bucket, Key=target.key)
+                return False
+            return True
+
+    def abort_multipart(self, key: str | None, upload_id: str) -> None:
+        with _storage_errors("abort multipart upload"):
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            except ClientError as exc:
+                if _code(exc) not in ("NoSuchUpload", "404"):
+                    raise
+
+    def pending_multiparts(self) -> Iterator[PendingMultipart]:
+        with _storage_errors("list multipart uploads"):
+            for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket):
+                for item in page.get("Uploads", ()):
+                    yield PendingMultipart(item["Key"], item["UploadId"],
+                                           item["Initiated"].astimezone(dt.timezone.utc))
 
     def list_objects(self, area: str) -> Iterator[StoredObject]:
         with _storage_errors("list"):

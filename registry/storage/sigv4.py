@@ -40,6 +40,13 @@ def checksum_sha256(hex_digest: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 
+def composite_checksum(part_checksums: list[str]) -> str:
+    """The checksum S3 reports for a multipart object: SHA-256 of the parts' SHA-256 digests,
+    base64, then `-` and the number of parts."""
+    joined = b"".join(base64.b64decode(checksum) for checksum in part_checksums)
+    return f"{base64.b64encode(hashlib.sha256(joined).digest()).decode()}-{len(part_checksums)}"
+
+
 _SAFE_PATH = re.compile(r"[A-Za-z0-9/_.~-]*\Z")
 # Base64's only characters that are not URL-unreserved, percent-encoded as `_encode` would.
 _BASE64_QUOTED = str.maketrans({"+": "%2B", "/": "%2F", "=": "%3D"})
@@ -118,14 +125,41 @@ class PresignerV4:
             extra = dict(query or {})
             if checksum_sha256 is not None:
                 extra[CHECKSUM_PARAMETER] = checksum_sha256
-            # Lower-case names sort after every "X-Amz-" one: appended in order, the query stays canonical.
-            if not all(name[:1].islower() for name in extra):
-                raise ValueError("extra query parameters must have lower-case names")
-            signed_query += "".join(f"&{_encode(k)}={_encode(v)}" for k, v in sorted(extra.items()))
-        resource = f"{bucket}/{key}" if key else bucket
-        if not _SAFE_PATH.match(resource):  # fragment keys never need quoting: skip the cost
-            resource = quote(resource, safe="/-_.~")
+            signed_query += _extra_query(extra)
+        resource = _resource(bucket, key)
         canonical = f"{method}\n{self.path_prefix}/{resource}\n{signed_query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
+        return f"{self.base}/{resource}?{signed_query}&X-Amz-Signature={self._signature(second, canonical)}"
+
+    def presign_with_checksum_header(self, method: str, bucket: str, key: str, checksum: str,
+                                     query: dict[str, str] | None = None, now: dt.datetime | None = None) -> str:
+        """A URL that requires the header `x-amz-checksum-sha256: checksum` (signed, as boto3
+        signs `ChecksumSHA256` of put_object or upload_part): the store refuses other bytes with
+        BadDigest, and a request without the header does not match the signature."""
+        second = self._for_second(now)
+        headers = f"host;{CHECKSUM_PARAMETER}"
+        signed_query = second.query.replace("X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=" + _encode(headers))
+        signed_query += _extra_query(query or {})
+        resource = _resource(bucket, key)
+        canonical = (f"{method}\n{self.path_prefix}/{resource}\n{signed_query}\nhost:{self.host}\n"
+                     f"{CHECKSUM_PARAMETER}:{checksum.strip()}\n\n{headers}\nUNSIGNED-PAYLOAD")
+        return f"{self.base}/{resource}?{signed_query}&X-Amz-Signature={self._signature(second, canonical)}"
+
+    @staticmethod
+    def _signature(second: _Second, canonical: str) -> str:
         to_sign = f"{ALGORITHM}\n{second.timestamp}\n{second.scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.digest(second.signing_key, to_sign.encode(), "sha256").hex()
-        return f"{self.base}/{resource}?{signed_query}&X-Amz-Signature={signature}"
+        return hmac.digest(second.signing_key, to_sign.encode(), "sha256").hex()
+
+
+def _extra_query(extra: dict[str, str]) -> str:
+    # Names that start lower-case sort after every "X-Amz-" one: appended in order, the query
+    # stays canonical. (partNumber and uploadId start lower-case too.)
+    if not all(name[:1].islower() for name in extra):
+        raise ValueError("extra query parameters must have lower-case names")
+    return "".join(f"&{_encode(k)}={_encode(v)}" for k, v in sorted(extra.items()))
+
+
+def _resource(bucket: str, key: str) -> str:
+    resource = f"{bucket}/{key}" if key else bucket
+    if not _SAFE_PATH.match(resource):  # fragment keys never need quoting: skip the cost
+        resource = quote(resource, safe="/-_.~")
+    return resource

@@ -2,7 +2,9 @@
 8.2-8.3), with the SHA-256 and the size of every upload checked before it is kept.
 
 `/blobs/OWNER/HASH` is a stored fragment (HEAD, GET, PUT); `/blobs/staging/OWNER/PUSHER/HASH`
-is where a pusher uploads its own copy of a fragment it may not reuse (HEAD, PUT).
+is where a pusher uploads its own copy of a fragment it may not reuse (HEAD, PUT);
+`/blobs/multipart/UPLOAD/N` is part N of a multipart upload (PUT with the
+`x-amz-checksum-sha256` header its URL was signed for, as on S3).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from flask import Blueprint, Response, request, send_file
 from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from ..state import state
 from ..storage import LocalBlobStore
-from ..storage.base import OWNER_RE, STAGING
+from ..storage.base import MULTIPART, OWNER_RE, STAGING
+from ..storage.local import UPLOAD_ID
 from ..tree import is_hash
 
 bp = Blueprint("blobs", __name__)
@@ -62,6 +65,20 @@ def staged(owner: str, pusher: str, hash_: str):
 def upload_staged(owner: str, pusher: str, hash_: str):
     store = _authorised("PUT", hash_, owner, pusher)
     store.write_staged(owner, pusher, hash_, request.stream, _upload_limit())
+    return Response(status=200)
+
+
+@bp.put(f"/blobs/{MULTIPART}/<upload_id>/<int:number>")
+def upload_part(upload_id: str, number: int):
+    store = state().store
+    if not isinstance(store, LocalBlobStore) or not UPLOAD_ID.match(upload_id):
+        raise NotFound("No such multipart upload")
+    checksum = request.headers.get("x-amz-checksum-sha256", "")
+    if request.args.get("m") != "PUT" or not store.verify("PUT", f"{MULTIPART}/{upload_id}",
+                                                          store.part_name(number, checksum),
+                                                          request.args.get("e"), request.args.get("s")):
+        raise Forbidden("The URL signature is invalid or has expired (or the checksum header is not the signed one)")
+    store.write_part(upload_id, number, checksum, request.stream, _upload_limit())
     return Response(status=200)
 
 

@@ -37,8 +37,9 @@ def test_push_browse_fetch_install_and_history(machine, tmp_path):
 
     first = p.push("alice/sales", message="Add Q3 data", client=alice.client)
     assert first == built
-    # Only HEAD and PUT to storage, never the registry's Authorization, PUTs sized and untyped.
-    assert {r.method for r in alice.blob_requests} == {"HEAD", "PUT"}
+    # Only PUTs to storage (the push plan says what is stored: no HEADs), never the registry's
+    # Authorization, sized, untyped, each with the checksum its URL signs (on S3).
+    assert {r.method for r in alice.blob_requests} == {"PUT"}
     assert not any("Authorization" in r.headers for r in alice.blob_requests)
     for put in alice.sent("PUT"):
         assert "Content-Type" not in put.headers and put.headers["Content-Length"].isdigit()

@@ -14,7 +14,8 @@ from registry_client import Settings
 from registry_client.errors import IntegrityError, NotFound, RegistryUnavailable, TransferError
 from registry_client.session import RegistrySession
 from registry_client.store import ObjectStore
-from registry_client.transfer import Download, TransferOptions, Transfers, Upload
+from registry_client.transfer import Download, TransferOptions, Transfers
+from registry_client.uploads import Planned, PlannedUploads
 
 
 class Script(BaseHTTPRequestHandler):
@@ -79,27 +80,32 @@ def test_download_retries_5xx_and_verifies(server, tmp_path):
         transfers().download([Download(wrong, f"{server.url}/gone", 1000)], store)
 
 
-def test_upload_heads_then_puts_raw_bytes(server, tmp_path):
+def test_planned_uploads_put_raw_bytes_with_the_signed_headers(server, tmp_path):
     store = ObjectStore(tmp_path)
     present, _ = store.add_bytes(b"already there")
     fresh, _ = store.add_bytes(b"new bytes")
     empty, _ = store.add_bytes(b"")
-    server.replies.update({"/head/present": [(200, {}, b"")], "/head/fresh": [(404, {}, b"")],
-                           "/head/empty": [(404, {}, b"")], "/put/fresh": [(502, {}, b""), (200, {}, b"")],
-                           "/put/empty": [(200, {}, b"")]})
-    items = [Upload(h, store.path(h), store.size(h), f"{server.url}/head/{name}", f"{server.url}/put/{name}")
-             for h, name in ((present, "present"), (fresh, "fresh"), (empty, "empty"))]
-    assert transfers().upload(items) == 2
-    puts = [(path, headers, body) for method, path, headers, body in server.seen if method == "PUT"]
+    server.replies.update({"/put/fresh": [(502, {}, b""), (200, {}, b"")], "/put/empty": [(200, {}, b"")]})
+    signed = {"x-amz-checksum-sha256": "c2lnbmVk"}
+
+    def planned(hash_, name, action="single"):
+        entry = {"action": action, "url": f"{server.url}/put/{name}", "headers": signed}
+        return Planned(hash_, store.path(hash_), store.size(hash_), entry)
+
+    items = [planned(present, "present", "stored"), planned(fresh, "fresh"), planned(empty, "empty")]
+    assert PlannedUploads(transfers(), None, "alice", "x").run(items, "Pushing") == 2
+    assert {method for method, *_ in server.seen} == {"PUT"}  # nothing for the stored one, no HEAD
+    puts = [(path, headers, body) for method, path, headers, body in server.seen]
     assert sorted((path, body) for path, _, body in puts) == [
         ("/put/empty", b""), ("/put/fresh", b"new bytes"), ("/put/fresh", b"new bytes")]
     for path, headers, _ in puts:
         assert "Content-Type" not in headers and "Authorization" not in headers
         assert headers["Content-Length"] == ("0" if path == "/put/empty" else "9")
+        assert headers["x-amz-checksum-sha256"] == "c2lnbmVk"
 
-    server.replies.update({"/head/fresh": [(404, {}, b"")], "/put/fresh": [(403, {}, b"expired")]})
+    server.replies.update({"/put/fresh": [(403, {}, b"expired")]})
     with pytest.raises(TransferError, match="refused the upload"):
-        transfers().upload(items[1:2])
+        PlannedUploads(transfers(), None, "alice", "x").run(items[1:2], "Pushing")
 
 
 def test_registry_errors_and_retries(server, tmp_path):

@@ -59,3 +59,28 @@ def test_checksum_parameter_signed_as_botocore_signs_it(endpoint, token):
     assert ours._replace(query="") == expected._replace(query="")
     assert parse_qs(ours.query) == query
     assert query["x-amz-checksum-sha256"] == [value]
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:8333", "https://s3.example.org", "http://localhost:9000/prefix"])
+@pytest.mark.parametrize("token", [None, "session/token+="])
+@pytest.mark.parametrize("operation", ["put_object", "upload_part"])
+def test_checksum_header_signed_as_boto3_signs_it(endpoint, token, operation):
+    """Transfers v2: single PUTs and parts carry `x-amz-checksum-sha256` as a signed header."""
+    session = boto3.session.Session(aws_access_key_id="AKID", aws_secret_access_key="secret/+key",
+                                    aws_session_token=token, region_name="eu-west-1")
+    client = session.client("s3", endpoint_url=endpoint,
+                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    checksum = base64.b64encode(hashlib.sha256(b"part").digest()).decode()
+    params = {"Bucket": "bkt", "Key": KEY, "ChecksumSHA256": checksum}
+    query = {}
+    if operation == "upload_part":
+        params.update(UploadId="2~upload/id+=", PartNumber=7)
+        query = {"uploadId": "2~upload/id+=", "partNumber": "7"}
+    expected = urlsplit(client.generate_presigned_url(operation, Params=params, ExpiresIn=600))
+    signed_at = dt.datetime.strptime(parse_qs(expected.query)["X-Amz-Date"][0],
+                                     "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    presigner = PresignerV4(endpoint, "eu-west-1", lambda: session.get_credentials().get_frozen_credentials(), 600)
+    ours = urlsplit(presigner.presign_with_checksum_header("PUT", "bkt", KEY, checksum, query, signed_at))
+    assert ours._replace(query="") == expected._replace(query="")
+    assert parse_qs(ours.query) == parse_qs(expected.query)
+    assert parse_qs(ours.query)["X-Amz-SignedHeaders"] == ["host;x-amz-checksum-sha256"]

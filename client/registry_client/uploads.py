@@ -1,0 +1,169 @@
+"""Pushing with the registry's push plan (Transfers v2): no HEAD per fragment; small fragments
+in one PUT, big ones in parts sent in parallel, each PUT carrying the SHA-256 the registry
+signed into its URL (blob storage refuses other bytes). An interrupted multipart upload resumes:
+the registry keeps it, and answers the same upload, with the parts it has, when asked again.
+
+Memory stays bounded whatever the file size: parts are streamed from disk, never read whole.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+from .errors import TransferError
+from .progress import Progress
+from .store import CHUNK
+from .transfer import Transfers, _Body, _excerpt
+
+EXPIRED = 403  # what S3 (and the local store) answer for an expired or refused signature
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    hash: str
+    path: Path
+    size: int
+    action: dict  # the plan's entry: {"action": "stored" | "single" | "multipart", ...}
+    ensure: Callable[[], None] | None = None  # fetch the fragment into the local store first
+
+
+def part_checksums(path: Path, size: int, part_size: int) -> list[str]:
+    """Base64 SHA-256 of each part, read in 1 MiB chunks."""
+    checksums = []
+    with open(path, "rb") as handle:
+        for start in range(0, size, part_size):
+            digest, left = hashlib.sha256(), min(part_size, size - start)
+            while left:
+                chunk = handle.read(min(CHUNK, left))
+                if not chunk:
+                    raise TransferError(f"{path} changed while it was being pushed.")
+                digest.update(chunk)
+                left -= len(chunk)
+            checksums.append(base64.b64encode(digest.digest()).decode())
+    return checksums
+
+
+class _Slice:
+    """`size` bytes of a file from `offset`, read lazily (one part, never in memory whole)."""
+
+    def __init__(self, path: Path, offset: int, size: int):
+        self.handle = open(path, "rb")
+        self.handle.seek(offset)
+        self.left = size
+
+    def read(self, amount: int = -1) -> bytes:
+        amount = self.left if amount is None or amount < 0 else min(amount, self.left)
+        chunk = self.handle.read(amount)
+        self.left -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class PlannedUploads:
+    def __init__(self, transfers: Transfers, session, owner: str, package: str):
+        self.transfers, self.session = transfers, session
+        self.owner, self.package = owner, package
+        self.sent_parts = 0  # for callers (and tests): parts actually uploaded
+        self._lock = threading.Lock()
+
+    def run(self, items: list[Planned], label: str) -> int:
+        """Upload what the plan asks for; returns how many fragments were sent."""
+        work = [item for item in items if item.action["action"] != "stored"]
+        with Progress(self.transfers.options.progress, label, sum(i.size for i in work), len(work)) as progress:
+            self.transfers._run([self._job(item, progress) for item in work])
+        return len(work)
+
+    def _job(self, item: Planned, progress: Progress) -> Callable[[], None]:
+        def job() -> None:
+            if item.ensure is not None and not item.path.exists():
+                item.ensure()
+            if item.action["action"] == "single":
+                self._put(item.hash, item.action, item.path, 0, item.size, progress)
+            else:
+                self._multipart(item, progress)
+            progress.file_done()
+        return job
+
+    def _put(self, hash_: str, entry: dict, path: Path, offset: int, size: int, progress: Progress,
+             refresh: Callable[[], dict] | None = None) -> None:
+        """One PUT from the file, retried on network errors and 5xx; an expired URL is refreshed once."""
+        for fresh in (False, True):
+            counted, bodies = [0], []
+
+            def advance(amount: int) -> None:
+                counted[0] += amount
+                progress.advance(amount)
+
+            def body():  # a fresh body for every attempt, uncounting what a failed one had sent
+                progress.advance(-counted[0])
+                counted[0] = 0
+                if size == 0:
+                    return b""
+                bodies.append(_Slice(path, offset, size))
+                return _Body(bodies[-1], size, advance)
+
+            headers = {**entry.get("headers", {}), "Content-Length": str(size)}
+            try:
+                response = self.transfers._request("PUT", entry["url"], body=body, headers=headers)
+            finally:
+                for opened in bodies:
+                    opened.close()
+            if response.status_code < 300:
+                return
+            progress.advance(-counted[0])
+            if response.status_code == EXPIRED and refresh is not None and not fresh:
+                entry = refresh()
+                continue
+            raise TransferError(f"Blob storage refused the upload of {hash_[:12]}: "
+                                f"HTTP {response.status_code} {_excerpt(response)}",
+                                "Run the push again: what was uploaded is not sent again.")
+
+    def _multipart(self, item: Planned, progress: Progress) -> None:
+        part_size = item.action["part_size"]
+        checksums = part_checksums(item.path, item.size, part_size)
+        upload = self.session.request("POST", f"/api/v2/multipart/{self.owner}/{self.package}",
+                                      json_body={"hash": item.hash, "size": item.size, "checksums": checksums})
+        if upload.get("stored"):
+            progress.advance(item.size)
+            return
+        token, part_size = upload["upload"], upload["part_size"]
+        done = set(upload["done"])
+        progress.advance(sum(min(part_size, item.size - (n - 1) * part_size) for n in done))
+        urls = {entry["number"]: entry for entry in upload["urls"]}
+        waiting = [n for n in range(1, upload["parts"] + 1) if n not in done]
+
+        def fetch(numbers: list[int]) -> None:
+            answer = self.session.request("POST", f"/api/v2/multipart/{token}/urls", json_body={"parts": numbers})
+            with self._lock:
+                urls.update((entry["number"], entry) for entry in answer["urls"])
+
+        def send(number: int) -> None:
+            with self._lock:
+                entry = urls.get(number)
+            if entry is None:
+                fetch([number])
+                entry = urls[number]
+            offset = (number - 1) * part_size
+
+            def refresh() -> dict:
+                fetch([number])
+                return urls[number]
+
+            self._put(item.hash, entry, item.path, offset, min(part_size, item.size - offset), progress, refresh)
+            with self._lock:
+                self.sent_parts += 1
+
+        # The parts of one file in parallel, in a pool of their own (the fragment's job holds a
+        # thread of the outer pool): at most `workers` parts in flight, each streamed from disk.
+        with ThreadPoolExecutor(max_workers=max(1, min(self.transfers.options.workers, len(waiting)))) as pool:
+            for future in [pool.submit(send, number) for number in waiting]:
+                future.result()
+        self.session.request("POST", f"/api/v2/multipart/{token}/complete")
