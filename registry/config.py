@@ -40,6 +40,9 @@ class Settings:
     s3_access_key_id: str = ""
     s3_secret_access_key: str = dataclasses.field(default="", repr=False)
     s3_create_bucket: bool = False
+    # Buckets whose objects the registry copies into a package (`s3://` sources of our SDK), comma
+    # separated; empty: none. Never list the registry's own bucket.
+    s3_import_buckets: str = ""
     s3_signed_checksums: bool = True  # PUT URLs sign the fragment's SHA-256 as a query parameter: S3 refuses other bytes
     # A hung dependency costs a request a few seconds, not minutes: every S3 call and database
     # statement gives up after these, and the request answers 503 (seconds unless noted).

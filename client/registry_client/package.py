@@ -40,8 +40,9 @@ class Package(PackageDir):
 
     def set(self, logical_key: str, entry: str | os.PathLike | bytes | PackageEntry | None = None,
             meta: dict | None = None) -> "Package":
-        """Put a file (a path; `logical_key` itself when omitted), bytes or another package's entry
-        at `logical_key`."""
+        """Put a file (a path; `logical_key` itself when omitted), bytes, an object already in S3
+        (`s3://bucket/key`, `?versionId=` for one version: the registry copies it when the package
+        is pushed) or another package's entry at `logical_key`."""
         parts = _parts(logical_key)
         if entry is None:
             entry = logical_key
@@ -49,6 +50,8 @@ class Package(PackageDir):
             new = copy.copy(entry)
         elif isinstance(entry, (bytes, bytearray)):
             new = PackageEntry(source=bytes(entry), size=len(entry))
+        elif isinstance(entry, str) and entry.startswith("s3://"):
+            new = PackageEntry(source=entry)  # copied into the registry's store by the push (no download)
         elif isinstance(entry, (str, os.PathLike)):
             path = Path(entry).expanduser()
             if not path.is_file():
@@ -143,10 +146,11 @@ class Package(PackageDir):
         owner, package = api.parse_name(name)
         client = resolve(client)
         session = client.session(registry)
+        imported = self._import_s3_sources(session, owner, package)
         top_hash, contents = self._build(name, client)
         hashes = object_hashes(contents)
         origins = {h: e._origin for _, e in self.walk() for h in (e.hashes or ()) if e._origin}
-        sizes = {h: _size(client.store, h, origins) for h in hashes}
+        sizes = {h: imported[h] if h in imported else _size(client.store, h, origins) for h in hashes}
         try:
             # The push plan says which fragments the registry has and how the rest go up.
             plan = session.request("POST", f"/api/v2/push-plan/{owner}/{package}",
@@ -169,6 +173,17 @@ class Package(PackageDir):
             body["message"] = message
         session.request("PUT", path, json_body=body, compress=True)
         return top_hash
+
+    def _import_s3_sources(self, session, owner: str, package: str) -> dict[str, int]:
+        """Have the registry copy every s3:// entry into its store; returns their hashes and sizes."""
+        imported = {}
+        for _, entry in self.walk():
+            if isinstance(entry._source, str):
+                answer = session.request("POST", f"/api/v2/imports/{owner}/{package}",
+                                         json_body={"source": entry._source})
+                entry._source, entry.hashes, entry.size = None, [answer["hash"]], answer["size"]
+                imported[answer["hash"]] = answer["size"]
+        return imported
 
     # Reading
 
@@ -246,6 +261,9 @@ def _q_path(key: str, entry: PackageEntry) -> str:
 
 def _store_entry(entry: PackageEntry, client: Client) -> None:
     """Hash a file or bytes into the local store (so the package no longer depends on them)."""
+    if isinstance(entry._source, str):
+        raise UsageError(f"{entry._source} is copied by the registry when the package is pushed.",
+                         "Push the package (build() keeps packages on this machine only).")
     if isinstance(entry._source, Path):
         if not entry._source.is_file():
             raise PathNotFound(f"The file {str(entry._source)!r} is gone.", "Put it back or set() another.")

@@ -8,7 +8,7 @@ import re
 from flask import Blueprint, jsonify
 
 from ..errors import NotFound
-from ..schemas.uploads import PlanSchema, StartMultipartSchema, part_numbers
+from ..schemas.uploads import ImportSchema, PlanSchema, StartMultipartSchema, part_numbers
 from ..services import permissions, uploads
 from .context import json_body, service_context
 
@@ -61,3 +61,9 @@ def complete_multipart(token: str):
 def abort_multipart(token: str):
     uploads.abort(_authenticated(), _token(token))
     return jsonify({})
+
+
+@bp.post("/imports/<owner>/<name>")
+def import_object(owner: str, name: str):
+    ctx = _authenticated()
+    return jsonify(uploads.import_object(ctx, owner, name, ImportSchema().load(json_body() or {})["source"]))

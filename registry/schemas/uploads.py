@@ -47,3 +47,10 @@ def part_numbers(body) -> list[int]:
     if len(set(numbers)) != len(numbers):
         raise ValidationError({"parts": ["each part at most once"]})
     return numbers
+
+
+class ImportSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    source = fields.String(required=True, validate=validate.Length(max=2100))  # s3://BUCKET/KEY[?versionId=V]

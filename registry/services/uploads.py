@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 import secrets
 import time
 
@@ -25,7 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from ..db import utcnow
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..models import MultipartUpload
 from ..storage.base import UploadTarget
 from ..storage.sigv4 import checksum_sha256
@@ -164,6 +165,31 @@ def abort(ctx: Context, token: str) -> None:
     if upload.completed_at is None:
         ctx.store.abort_multipart(_target(upload).key, upload.upload_id)
     ctx.session.delete(upload)
+
+
+S3_SOURCE = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/([^?#]{1,1024})(?:\?versionId=([^&#]{1,1024}))?\Z")
+
+
+def import_object(ctx: Context, owner: str, name: str, source: str) -> dict:
+    """Copy an object of an allowed bucket into the owner's fragments (`s3://bucket/key`, with
+    `?versionId=` for one version), so a package can name data already in S3 without anyone
+    downloading it. Answers its SHA-256 and size; a push then names it like any stored fragment."""
+    _writable(ctx, owner, name)
+    if ctx.actor.name != owner:
+        raise Forbidden("Only the package owner can import s3:// objects into it")
+    match = S3_SOURCE.match(source)
+    if match is None:
+        raise BadRequest("An import source is s3://BUCKET/KEY, optionally with ?versionId=VERSION")
+    bucket, key, version_id = match.groups()
+    allowed = {b.strip() for b in ctx.settings.s3_import_buckets.split(",") if b.strip()}
+    if bucket not in allowed or bucket == ctx.settings.s3_bucket:
+        raise Forbidden(f"The registry does not import from bucket {bucket} "
+                        "(its administrator lists the allowed ones in REGISTRY_S3_IMPORT_BUCKETS)")
+    hash_, size = ctx.store.import_object(owner, bucket, key, version_id)
+    # A row, touched now: the push that names it finds it stored, and gc spares it meanwhile.
+    blobs.add_blobs(ctx.session, owner, {hash_: blobs.Stored(size)})
+    blobs.touch(ctx.session, owner, [hash_])
+    return {"hash": hash_, "size": size}
 
 
 def collect(ctx: Context, cutoff: dt.datetime, dry_run: bool) -> int:

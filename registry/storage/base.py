@@ -8,6 +8,8 @@ import datetime as dt
 import re
 from typing import Iterable, Iterator
 
+from ..errors import BadRequest
+
 OWNER_RE = re.compile(r"[A-Za-z0-9_]{1,64}\Z")  # \Z: "$" would let a trailing newline through
 OBJECTS, STAGING, UPLOADS, MULTIPART = "objs", "staging", "uploads", "multipart"
 TEMP_PREFIX = ".upload-"  # the local store's uploads in progress, next to where they will be kept
@@ -161,6 +163,11 @@ class BlobStore(abc.ABC):
     @abc.abstractmethod
     def abort_multipart(self, key: str | None, upload_id: str) -> None:
         """Drop the upload to `key` (`UploadTarget.key`) and its parts; nothing happens if it is gone."""
+
+    def import_object(self, owner: str, bucket: str, key: str, version_id: str | None) -> tuple[str, int]:
+        """Copy `s3://bucket/key` (at `version_id`, if given) into the owner's fragments; returns
+        its SHA-256 and size. Only a store in S3 can."""
+        raise BadRequest("s3:// sources need a registry that keeps its blobs in S3")
 
     @abc.abstractmethod
     def pending_multiparts(self) -> Iterator[PendingMultipart]:

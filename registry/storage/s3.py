@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import base64
 import re
+import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
@@ -15,9 +17,9 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import StorageUnavailable
-from .base import (BlobStore, PendingMultipart, SignedRequest, StoredObject, UploadTarget, batch_prefix,
-                   object_key, staging_key)
+from ..errors import BadRequest, Forbidden, NotFound, StorageUnavailable
+from .base import (TEMP_PREFIX, BlobStore, PendingMultipart, SignedRequest, StoredObject, UploadTarget,
+                   batch_prefix, object_key, staging_key)
 from .sigv4 import CHECKSUM_PARAMETER, PresignerV4, checksum_sha256, composite_checksum
 
 # Above this many fragments one listing of the owner's prefix beats a HEAD per fragment
@@ -40,6 +42,16 @@ def _client(session: boto3.session.Session, endpoint_url: str, *, connect_timeou
                     retries={"total_max_attempts": max_attempts, "mode": "standard"}, max_pool_connections=32,
                     connect_timeout=connect_timeout, read_timeout=read_timeout)
     return session.client("s3", endpoint_url=endpoint_url or None, config=config)
+
+
+COPY_MAX_BYTES = 5 * 1024 ** 3  # one CopyObject
+
+
+def _whole_sha256(checksum: str | None) -> str | None:
+    """The hex SHA-256 of a whole object from S3's ChecksumSHA256 (None for a multipart composite)."""
+    if not checksum or "-" in checksum:
+        return None
+    return base64.b64decode(checksum).hex()
 
 
 def _code(exc: ClientError) -> str:
@@ -291,6 +303,47 @@ class S3BlobStore(BlobStore):
             except ClientError as exc:
                 if _code(exc) not in ("NoSuchUpload", "404"):
                     raise
+
+    def import_object(self, owner: str, bucket: str, key: str, version_id: str | None) -> tuple[str, int]:
+        # Copied inside S3 (the bytes pass neither the client nor the web tier) to a temporary
+        # key first, hashed there, then placed at objs/OWNER/HASH: later changes to the source
+        # change nothing in the package. The temporary key is swept by gc if this is cut short.
+        source = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        where = f"s3://{bucket}/{key}" + (f" (version {version_id})" if version_id else "")
+        try:
+            head = self.client.head_object(**source)
+        except ClientError as exc:
+            if _code(exc) in ("403", "AccessDenied", "AllAccessDisabled"):
+                raise Forbidden(f"The registry may not read {where}: grant it read access to bucket {bucket}") from None
+            if _code(exc) in ("404", "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "400", "InvalidArgument"):
+                raise NotFound(f"No object at {where}") from None
+            raise StorageUnavailable(f"Blob storage did not answer (read {where}): {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"Blob storage did not answer (read {where}): {exc}") from exc
+        size = head["ContentLength"]
+        if size > COPY_MAX_BYTES:
+            raise BadRequest(f"{where} holds {size} bytes; objects of up to {COPY_MAX_BYTES} bytes can be imported")
+        temporary = staging_key(owner, owner, f"{TEMP_PREFIX}import-{secrets.token_hex(16)}")
+        with _storage_errors(f"copy {where}"):
+            try:
+                self.client.copy_object(Bucket=self.bucket, Key=temporary, CopySource=source,
+                                        CopySourceIfMatch=head["ETag"], ChecksumAlgorithm="SHA256")
+                copied = self.client.head_object(Bucket=self.bucket, Key=temporary, ChecksumMode="ENABLED")
+                hash_ = _whole_sha256(copied.get("ChecksumSHA256")) or self._read_sha256(temporary)
+                if self._head_size(owner, hash_) is None:
+                    self.client.copy_object(Bucket=self.bucket, Key=object_key(owner, hash_),
+                                            CopySource={"Bucket": self.bucket, "Key": temporary},
+                                            CopySourceIfMatch=copied["ETag"])
+            finally:
+                self.client.delete_object(Bucket=self.bucket, Key=temporary)
+        return hash_, copied["ContentLength"]
+
+    def _read_sha256(self, key: str) -> str:
+        """For a store that computes no SHA-256 on copy (SeaweedFS): read it once, in chunks."""
+        digest = hashlib.sha256()
+        for chunk in self.client.get_object(Bucket=self.bucket, Key=key)["Body"].iter_chunks(VERIFY_CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
 
     def pending_multiparts(self) -> Iterator[PendingMultipart]:
         with _storage_errors("list multipart uploads"):
