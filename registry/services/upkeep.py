@@ -144,13 +144,19 @@ def _unnamed(ctx: Context, area: str, items: list[StoredObject]) -> list[StoredO
     return stray
 
 
-def verify_blobs(ctx: Context, *, owner: str | None = None, deep: bool = False) -> dict[str, list[str]]:
+def verify_blobs(ctx: Context, *, owner: str | None = None, deep: bool = False,
+                 unverified: bool = False) -> dict[str, list[str]]:
     """Check that each fragment row is stored with its size (and, deep, its SHA-256); record the
-    result on the row. Returns the problems found: {"missing": [...], "size": [...], "corrupt": [...]}."""
+    result on the row. `unverified`: only the fragments never checked (say, uploaded by the quilt
+    client to a store that does not enforce signed checksums), each against the SHA-256 the
+    store computed, or read where it keeps none. Returns the problems found:
+    {"missing": [...], "size": [...], "corrupt": [...]}."""
     permissions.require_admin(ctx.actor)
     query = select(Blob.id, Blob.owner, Blob.hash, Blob.size, Blob.batch).order_by(Blob.owner, Blob.hash)
     if owner is not None:
         query = query.where(Blob.owner == owner)
+    if unverified:
+        query = query.where(Blob.checked_at.is_(None))
     by_place = defaultdict(list)
     for row in ctx.session.execute(query):
         by_place[row.owner, row.batch].append(row)
@@ -159,19 +165,23 @@ def verify_blobs(ctx: Context, *, owner: str | None = None, deep: bool = False) 
     for (blob_owner, batch), rows in by_place.items():
         stored = ctx.store.sizes(blob_owner, [row.hash for row in rows], batch)
         for row in rows:
-            problem = _check(ctx, row, stored.get(row.hash), deep)
+            problem = _check(ctx, row, stored.get(row.hash), deep, unverified)
             if problem:
                 problems[problem].append(f"{row.owner}/{row.hash}")
             ctx.session.execute(update(Blob).where(Blob.id == row.id).values(checked_at=now, problem=problem))
     return problems
 
 
-def _check(ctx: Context, row, stored_size: int | None, deep: bool) -> str | None:
+def _check(ctx: Context, row, stored_size: int | None, deep: bool, unverified: bool) -> str | None:
     if stored_size is None:
         return MISSING
     if stored_size != row.size:
         return WRONG_SIZE
-    if deep:
+    if unverified and not deep:
+        computed = ctx.store.stored_sha256(row.owner, row.hash, row.batch)
+        if computed is not None:
+            return None if computed == row.hash else CORRUPT
+    if deep or unverified:
         digest = hashlib.sha256()
         for chunk in ctx.store.stream(row.owner, row.hash, row.batch):
             digest.update(chunk)

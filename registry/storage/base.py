@@ -164,6 +164,10 @@ class BlobStore(abc.ABC):
     def abort_multipart(self, key: str | None, upload_id: str) -> None:
         """Drop the upload to `key` (`UploadTarget.key`) and its parts; nothing happens if it is gone."""
 
+    def stored_sha256(self, owner: str, hash_: str, batch: str | None = None) -> str | None:
+        """The SHA-256 (hex) the store itself computed for the fragment's bytes, if it keeps one."""
+        return None
+
     def import_object(self, owner: str, bucket: str, key: str, version_id: str | None) -> tuple[str, int]:
         """Copy `s3://bucket/key` (at `version_id`, if given) into the owner's fragments; returns
         its SHA-256 and size. Only a store in S3 can."""

@@ -157,6 +157,10 @@ class LocalBlobStore(BlobStore):
         finally:
             Path(tmp_name).unlink(missing_ok=True)
 
+    def stored_sha256(self, owner: str, hash_: str, batch: str | None = None) -> str | None:
+        # Nothing is kept here before its SHA-256 was checked against its name.
+        return hash_ if self.path(owner, hash_, batch).is_file() else None
+
     def read(self, owner: str, hash_: str, limit: int, batch: str | None = None) -> bytes:
         with open(self.path(owner, hash_, batch), "rb") as handle:
             return handle.read(limit)

@@ -179,6 +179,17 @@ class S3BlobStore(BlobStore):
                 return None
             raise
 
+    def stored_sha256(self, owner: str, hash_: str, batch: str | None = None) -> str | None:
+        with _storage_errors("checksum"):
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch),
+                                               ChecksumMode="ENABLED")
+            except ClientError as exc:
+                if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
+        return _whole_sha256(head.get("ChecksumSHA256"))
+
     def read(self, owner: str, hash_: str, limit: int, batch: str | None = None) -> bytes:
         # The first bytes, not the last (the original's suffix range read the tail: protocol.md 14.7).
         with _storage_errors("read"):

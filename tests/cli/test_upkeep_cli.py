@@ -126,3 +126,36 @@ def test_doctor_reports_each_failure(run, settings):
     assert result.exit_code == 1
     assert lines[0].startswith("ok    secret key") and lines[1].startswith("FAIL  database reachable")
     assert lines[2:] == ["skip  migrations current", "skip  storage reachable", "skip  presigned URL round trip"]
+
+
+def test_blobs_verify_unverified_checks_each_fragment_once_by_the_stores_own_sha256(run, stored, monkeypatch):
+    """Uploads the store did not check (a store ignoring signed checksums) are verified later:
+    against the SHA-256 S3 computed on upload where it keeps one, else by reading them."""
+    registry, settings = stored
+    streamed = []
+    original = type(registry.state.store).stream
+
+    def stream(store, owner, hash_, batch=None):
+        streamed.append(hash_)
+        return original(store, owner, hash_, batch)
+
+    monkeypatch.setattr(type(registry.state.store), "stream", stream)
+    assert run("blobs", "verify", "--unverified", settings_override=settings).output == \
+        "Every fragment is stored intact.\n"
+    assert streamed == []  # every upload's URL signed its checksum (S3), or was hashed on arrival (local)
+    with registry.state.session_factory() as session:
+        checked = dict(session.execute(select(Blob.hash, Blob.checked_at)).all())
+        assert None not in checked.values()
+        _damage(registry, settings, b"shared", b"SHARED")  # same size, behind the registry's back
+        session.execute(update(Blob).where(Blob.hash == sha256(b"shared")).values(checked_at=None))
+        session.commit()
+    result = run("blobs", "verify", "--unverified", settings_override=settings)
+    if settings.storage == "s3":  # a plain put_object keeps no SHA-256: read and found out
+        assert result.exit_code == 1 and f"corrupt  alice/{sha256(b'shared')}" in result.output
+        assert streamed == [sha256(b"shared")]
+    else:  # the local store keeps only what it hashed on arrival; --deep reads the disk again
+        assert result.exit_code == 0 and streamed == []
+        assert run("blobs", "verify", "--deep", settings_override=settings).exit_code == 1
+    with registry.state.session_factory() as session:
+        rechecked = dict(session.execute(select(Blob.hash, Blob.checked_at)).all())
+    assert {h for h in checked if rechecked[h] != checked[h]} >= {sha256(b"shared")}
