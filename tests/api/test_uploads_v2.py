@@ -232,3 +232,21 @@ def test_abort_and_gc_of_abandoned_uploads(storage_settings):
         assert registry.api("GET", f"/api/v2/multipart/{young}", token=alice).status_code == 200
     finally:
         registry.state.engine.dispose()
+
+
+def test_a_team_member_uploads_in_parts_into_staging_and_the_push_verifies_it(v2):
+    registry, alice, bob = v2, v2.token("alice"), v2.token("bob")
+    assert registry.push(alice, "alice", "team", {"README": b"shared"}, is_team=True)[0].status_code == 200
+    big = os.urandom(PART + 4321)
+    response, contents, blobs = plan(registry, bob, {"README": b"shared", "big.bin": big}, package="alice/team")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["fragments"][sha256(big)]["action"] == "multipart"
+    upload = start(registry, bob, big, package="alice/team").get_json()
+    urls = {u["number"]: u for u in upload["urls"]}
+    for number, part in enumerate(parts_of(big), 1):
+        assert put(registry, urls[number], part) == 200
+    assert registry.api("POST", f"/api/v2/multipart/{upload['upload']}/complete", token=bob).status_code == 200
+    assert sha256(big) in registry.state.store.staged_sizes("alice", "bob")  # bob's own copy, not alice's key
+    pushed = commit(registry, bob, contents, blobs, package="alice/team")
+    assert pushed.status_code == 200, pushed.get_json()
+    assert installed(registry, alice, registry.tophash(contents), package="alice/team") == blobs
