@@ -190,3 +190,14 @@ def stored_key(registry, owner: str, hash_: str) -> str:
     from registry.storage import object_key
 
     return object_key(owner, hash_, stored_batch(registry, owner, hash_))
+
+
+def put_s3_object(seaweedfs, bucket: str, key: str, data: bytes) -> None:
+    """An object in a bucket of the test's SeaweedFS other than the registry's (a data lake)."""
+    client = seaweedfs.client()
+    try:
+        client.create_bucket(Bucket=bucket)
+    except client.exceptions.ClientError as exc:
+        if "BucketAlready" not in str(exc):
+            raise
+    client.put_object(Bucket=bucket, Key=key, Body=data)

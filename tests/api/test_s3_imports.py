@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from registry import Settings, create_app
-from tests.helpers import TestRegistry, build_tree, sha256
+from tests.helpers import TestRegistry, build_tree, put_s3_object, sha256
 
 LAKE = "datalake-tests"
 DATA = b"region,total\neu,12\nus,30\n"
@@ -18,13 +18,7 @@ DATA = b"region,total\neu,12\nus,30\n"
 def importing(storage_settings, request):
     settings = Settings(**{**storage_settings.__dict__, "s3_import_buckets": f"{LAKE}, other-lake"})
     if settings.storage == "s3":
-        lake = request.getfixturevalue("seaweedfs").client()
-        try:
-            lake.create_bucket(Bucket=LAKE)
-        except lake.exceptions.ClientError as exc:
-            if "BucketAlready" not in str(exc):
-                raise
-        lake.put_object(Bucket=LAKE, Key="raw/data.csv", Body=DATA)
+        put_s3_object(request.getfixturevalue("seaweedfs"), LAKE, "raw/data.csv", DATA)
     registry = TestRegistry(create_app(settings))
     registry.create_user("alice")
     registry.create_user("bob")

@@ -11,6 +11,7 @@ from registry_client import Client, Package
 from registry_client import Settings as ClientSettings
 from registry_client.errors import ClientError, UsageError
 from tests.client.conftest import files_of
+from tests.helpers import put_s3_object
 
 LAKE = "datalake-sdk-tests"
 DATA = b"id,value\n1,2\n"
@@ -19,13 +20,7 @@ DATA = b"id,value\n1,2\n"
 @pytest.fixture
 def storage_settings(storage_settings, request):
     if storage_settings.storage == "s3":
-        lake = request.getfixturevalue("seaweedfs").client()
-        try:
-            lake.create_bucket(Bucket=LAKE)
-        except lake.exceptions.ClientError as exc:
-            if "BucketAlready" not in str(exc):
-                raise
-        lake.put_object(Bucket=LAKE, Key="raw/data.csv", Body=DATA)
+        put_s3_object(request.getfixturevalue("seaweedfs"), LAKE, "raw/data.csv", DATA)
     return Settings(**{**storage_settings.__dict__, "s3_import_buckets": LAKE})
 
 
