@@ -1,0 +1,319 @@
+"""Transfers v2 in one run: the SDK's push and install of a big file against raw boto3 on the same
+SeaweedFS, a push SIGKILLed halfway that resumes, and a push of many tiny files pushed again with
+one file changed. Prints markdown tables and a summary with each goal and PASS/MISS.
+
+    .venv/bin/python benchmarks/transfer.py                       # 1 GiB file, 100,000 small files
+    .venv/bin/python benchmarks/transfer.py --small-files 20000   # quicker on a small machine
+    .venv/bin/python benchmarks/transfer.py --big-size 6GiB       # also a 6 GiB round trip (~30 GB disk)
+
+It starts a fresh MariaDB database (`--database-url`, dropped at exit), SeaweedFS (signatures
+checked) and `registry serve` (LiveRegistry, 2 workers) with the default 64 MiB parts and multipart
+threshold (`--part-mib` changes both). Everything it starts is stopped and its files deleted at
+exit, on Ctrl-C and on errors too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import traceback
+from pathlib import Path
+from unittest import mock
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # this checkout's registry, registry_client and tests.support
+sys.path.insert(1, str(HERE))  # scale_stack, scale_report (benchmarks/ is not a package)
+
+from boto3.s3.transfer import TransferConfig
+
+from registry import Settings
+from registry.db import make_engine, make_session_factory
+from registry.services import users
+from registry_client import Client, Package, login
+from registry_client import Settings as ClientSettings
+from scale_report import Summary, heading, ratio, seconds, table
+from scale_stack import database
+from tests.support import seaweedfs
+from tests.support.live_server import LiveRegistry, web_login_code
+
+MiB, GiB = 1024 ** 2, 1024 ** 3
+BUCKET, USER, PASSWORD = "registry", "alice", "alice's benchmark password"
+SPEED_GOAL, RESENT_GOAL = 0.9, 0.15
+
+# The killed push: logs each part PUT as it starts (requests' adapter, before any byte goes out)
+# and as it is answered (on_blob_request), and SIGKILLs itself once half the parts are answered.
+KILLED_PUSH = textwrap.dedent("""
+    import os, signal, sys, threading
+    from pathlib import Path
+    import requests.adapters
+    from registry_client import Client, Package, Settings
+
+    home, registry, path, name, parts, workers, log_path = sys.argv[1:8]
+    log, answered, lock = open(log_path, "a", buffering=1), [], threading.Lock()
+    number = lambda url: int(url.split("partNumber=")[1].split("&")[0])
+    real_send = requests.adapters.HTTPAdapter.send
+
+    def send(self, request, **kwargs):
+        if "partNumber=" in request.url:
+            log.write(f"start {number(request.url)}\\n")
+        return real_send(self, request, **kwargs)
+
+    def answer(request):
+        if "partNumber=" in request.url:
+            with lock:
+                log.write(f"done {number(request.url)}\\n")
+                answered.append(request.url)
+                if len(answered) >= int(parts) // 2:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+    requests.adapters.HTTPAdapter.send = send
+    client = Client(Settings.at(Path(home)), progress="never", workers=int(workers), on_blob_request=answer)
+    Package().set("big.bin", path).push(name, registry, client=client)
+""")
+
+
+def size_arg(text: str) -> int:
+    """1073741824, 1GiB, 512MiB."""
+    for suffix, unit in (("GiB", GiB), ("MiB", MiB), ("KiB", 1024), ("", 1)):
+        if text.endswith(suffix):
+            return int(float(text[:len(text) - len(suffix)] or 0) * unit)
+    raise ValueError(text)
+
+
+def random_file(path: Path, size: int) -> Path:
+    with open(path, "wb") as handle:
+        for start in range(0, size, 64 * MiB):
+            handle.write(os.urandom(min(64 * MiB, size - start)))
+    return path
+
+
+def puts(requests_: list) -> list:
+    return [r for r in requests_ if r.method == "PUT"]
+
+
+def sent_bytes(requests_: list) -> int:
+    return sum(int(r.headers.get("Content-Length", 0)) for r in puts(requests_))
+
+
+def mibs(size: int, elapsed: float) -> str:
+    return f"{size / MiB / elapsed:,.1f}"
+
+
+def timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+class RoomySeaweedFS(seaweedfs.SeaweedFS):
+    """For --big-size only: the tests' 100 volumes of 64 MB hold ~6 GB; 1 GB volumes hold 100 GB."""
+
+    def _launch(self, config):
+        real = subprocess.Popen
+
+        def popen(command, **kwargs):
+            return real([a.replace("volumeSizeLimitMB=64", "volumeSizeLimitMB=1024") for a in command], **kwargs)
+
+        with mock.patch.object(seaweedfs.subprocess, "Popen", popen):
+            super()._launch(config)
+
+
+class Bench:
+    def __init__(self, args, tmp: Path, stack: contextlib.ExitStack):
+        self.args, self.tmp, self.summary = args, tmp, Summary()
+        db_url, name = stack.enter_context(database(args.database_url))
+        self.s3 = (RoomySeaweedFS if args.big_size else seaweedfs.SeaweedFS)(tmp / "seaweedfs")
+        stack.callback(self.s3.stop)
+        self.s3.start()
+        self.boto3 = self.s3.client()
+        self.boto3.create_bucket(Bucket=BUCKET)
+        part = args.part_mib * MiB
+        settings = Settings.from_env(
+            os.environ, data_dir=tmp / "server", database_url=db_url, secret_key=secrets.token_urlsafe(48),
+            storage="s3", s3_bucket=BUCKET, s3_endpoint_url=self.s3.endpoint_url, s3_region=self.s3.region,
+            s3_access_key_id=self.s3.access_key, s3_secret_access_key=self.s3.secret_key,
+            s3_signed_checksums=True, upload_part_bytes=part, multipart_threshold_bytes=part)
+        engine = make_engine(db_url)
+        with make_session_factory(engine)() as session:
+            users.create_user(session, USER, password=PASSWORD)
+            session.commit()
+        engine.dispose()
+        self.server = LiveRegistry(settings, tmp / "server.log", extra_env={"PYTHONPATH": str(ROOT)})
+        stack.callback(self.server.stop)
+        self.server.start()
+        self.url, self.part = self.server.url, part
+        print(f"setup: database {name}, SeaweedFS {self.s3.endpoint_url} (signatures checked), registry serve "
+              f"--workers 2 at {self.url}; parts and multipart threshold {args.part_mib} MiB; SDK workers "
+              f"{args.workers}", flush=True)
+
+    def machine(self, name: str, workers: int | None = None) -> tuple[Path, Client, list]:
+        """A signed-in client machine with its own folders; the list gets every blob request it sends."""
+        home, sent = self.tmp / "machines" / name, []
+        client = Client(ClientSettings.at(home), progress="never", workers=workers or self.args.workers,
+                        on_blob_request=sent.append)
+        login(self.url, web_login_code(self.url, USER, PASSWORD), client=client)
+        return home, client, sent
+
+    # 1. A big file: SDK push and install vs boto3 upload_file and download_file
+
+    def round_trip(self, size: int, label: str) -> None:
+        heading(f"Round trip of a {size / MiB:,.0f} MiB file: SDK vs boto3 (same SeaweedFS)")
+        source = random_file(self.tmp / f"{label}.bin", size)
+        home, pusher, sent = self.machine(f"{label}-pusher")
+        top_hash = None
+
+        def push():
+            nonlocal top_hash
+            top_hash = Package().set("big.bin", source).push(f"{USER}/{label}", self.url, client=pusher)
+
+        sdk_push = timed(push)
+        shutil.rmtree(home / "data" / "objs")  # the push's copy of the file: disk, for --big-size
+        reader_home, reader, _ = self.machine(f"{label}-reader")
+        dest = self.tmp / f"{label}-installed"
+        sdk_install = timed(lambda: Package.install(f"{USER}/{label}", self.url, dest=dest, top_hash=top_hash,
+                                                    client=reader))
+        if (dest / "big.bin").stat().st_size != size:
+            raise RuntimeError("the installed file has the wrong size")
+        shutil.rmtree(dest)
+        shutil.rmtree(reader_home)
+        config = TransferConfig(multipart_threshold=self.part, multipart_chunksize=self.part,
+                                max_concurrency=self.args.workers)
+        key, copy = f"boto3/{label}.bin", self.tmp / f"{label}-boto3.bin"
+        boto_up = timed(lambda: self.boto3.upload_file(str(source), BUCKET, key, Config=config))
+        boto_down = timed(lambda: self.boto3.download_file(BUCKET, key, str(copy), Config=config))
+        copy.unlink()
+        source.unlink()
+        rows = []
+        for what, ours, theirs in (("push / upload_file", sdk_push, boto_up),
+                                   ("install / download_file", sdk_install, boto_down)):
+            speed = theirs / ours  # SDK MiB/s over boto3 MiB/s
+            ok = speed >= SPEED_GOAL
+            rows.append([what, seconds(ours), mibs(size, ours), seconds(theirs), mibs(size, theirs), ratio(speed),
+                         f">= {SPEED_GOAL}x", "PASS" if ok else "MISS"])
+            self.summary.add("round trip", f"SDK {what.split(' / ')[0]} speed / boto3 ({size / MiB:,.0f} MiB)",
+                             f"{ratio(speed)} ({mibs(size, ours)} vs {mibs(size, theirs)} MiB/s)", f">= {SPEED_GOAL}x", ok)
+        table(["SDK / boto3", "SDK s", "SDK MiB/s", "boto3 s", "boto3 MiB/s", "SDK / boto3 speed", "goal", "result"],
+              rows)
+        print(f"SDK: {len(puts(sent))} PUTs of {sent_bytes(sent) / MiB:,.1f} MiB; the push includes hashing the "
+              f"file into the local store, the install the copy out of it. boto3 {self.part // MiB} MiB parts, "
+              f"max_concurrency {self.args.workers}, its default checksums.", flush=True)
+
+    # 2. A push SIGKILLed at half its parts, pushed again
+
+    def resume(self) -> None:
+        size, workers = self.args.size, self.args.resume_workers
+        parts = -(-size // self.part)
+        if size <= self.part:  # at or below the multipart threshold: one PUT, nothing to resume
+            print(f"\nresume skipped: --size {size:,} goes up in one PUT (parts of {self.part:,} bytes)")
+            return
+        heading(f"Resume: a push of {size / MiB:,.0f} MiB ({parts} parts) SIGKILLed at {parts // 2} answered "
+                f"parts, then pushed again ({workers} workers)")
+        source = random_file(self.tmp / "resumed.bin", size)
+        home, client, sent = self.machine("resumer", workers)
+        log = self.tmp / "killed.log"
+        killed = subprocess.run([sys.executable, "-c", KILLED_PUSH, str(home), self.url, str(source),
+                                 f"{USER}/resumed", str(parts), str(workers), str(log)],
+                                capture_output=True, timeout=3600, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if killed.returncode != -signal.SIGKILL:
+            raise RuntimeError(f"the killed push exited with {killed.returncode}: {killed.stderr.decode()[-2000:]}")
+        events = [line.split() for line in log.read_text().splitlines() if len(line.split()) == 2]
+        started = {int(n) for kind, n in events if kind == "start"}
+        answered = {int(n) for kind, n in events if kind == "done"}
+        elapsed = timed(lambda: Package().set("big.bin", source).push(f"{USER}/resumed", self.url, client=client))
+        source.unlink()
+        again = [r for r in puts(sent) if "partNumber=" in r.url]
+        resent = [r for r in again if int(r.url.split("partNumber=")[1].split("&")[0]) in started]
+        resent_bytes = sent_bytes(resent)
+        share = resent_bytes / size
+        ok = share <= RESENT_GOAL
+        table(["killed push: parts answered", "started, unanswered (in flight)", "second push: parts sent",
+               "second push MiB", "of them re-sent (started before)", "re-sent MiB", "re-sent / file", "goal",
+               "result"],
+              [[len(answered), len(started - answered), len(again), f"{sent_bytes(again) / MiB:,.1f}", len(resent),
+                f"{resent_bytes / MiB:,.1f}", f"{share:.1%}", f"<= {RESENT_GOAL:.0%}", "PASS" if ok else "MISS"]])
+        print(f"second push {seconds(elapsed)} s; re-sent = parts the killed push had started (its log of "
+              f"requests' sends) that the second push sent again", flush=True)
+        self.summary.add("resume", f"bytes re-sent after a SIGKILL at 50% ({workers} workers, {parts} parts)",
+                         f"{share:.1%} ({len(resent)} parts)", f"<= {RESENT_GOAL:.0%}", ok)
+        if len(again) + len(answered) < parts:
+            self.summary.add("resume", "every part sent by one of the two pushes", "no", "yes", False)
+
+    # 3. Many tiny files, then the same package with one file changed
+
+    def small_files(self) -> None:
+        n = self.args.small_files
+        heading(f"{n:,} small files (8-100 bytes, folders of 1,000): a push, then again with one file changed")
+        folder = self.tmp / "small"
+        for i in range(n):
+            path = folder / f"d{i // 1000}" / f"f{i}.bin"
+            if i % 1000 == 0:
+                path.parent.mkdir(parents=True)
+            path.write_bytes(os.urandom(8 + i % 93))
+        _, client, sent = self.machine("small")
+        rows = []
+        for label, expected_puts in (("first push", n), ("one file changed", 1)):
+            if expected_puts == 1:
+                (folder / "d0" / "f0.bin").write_bytes(os.urandom(50))
+            sent.clear()
+            elapsed = timed(lambda: Package().set_dir("", folder).push(f"{USER}/small", self.url, client=client))
+            heads, put_count = sum(r.method == "HEAD" for r in sent), len(puts(sent))
+            ok = heads == 0 and put_count == expected_puts
+            rows.append([label, seconds(elapsed), f"{n / elapsed:,.0f}", heads, f"{put_count:,}", "0",
+                         f"{expected_puts:,}", "PASS" if ok else "MISS"])
+            self.summary.add("small files", f"{label}, {n:,} files: HEADs, PUTs ({seconds(elapsed)} s)",
+                             f"{heads} HEAD, {put_count:,} PUT", f"0 HEAD, {expected_puts:,} PUT", ok)
+        shutil.rmtree(folder)
+        table(["push", "seconds", "files/s", "HEADs", "PUTs", "HEAD goal", "PUT goal", "result"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=size_arg, default=GiB, help="the big file (default 1GiB)")
+    parser.add_argument("--big-size", type=size_arg, default=0, help="also a round trip of this size (e.g. 6GiB)")
+    parser.add_argument("--small-files", type=int, default=100_000, help="files of the small-files push (100000)")
+    parser.add_argument("--part-mib", type=int, default=64, help="REGISTRY_UPLOAD_PART_BYTES and multipart threshold")
+    parser.add_argument("--workers", type=int, default=8, help="SDK workers and boto3 max_concurrency (8)")
+    parser.add_argument("--resume-workers", type=int, default=2, help="SDK workers of the killed push (2)")
+    parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # the cleanup below runs on SIGTERM too
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="registry-transfer-"))
+    try:
+        with contextlib.ExitStack() as stack:
+            bench = Bench(args, tmp, stack)
+            steps = [("round trip", lambda: bench.round_trip(args.size, "big")), ("resume", bench.resume),
+                     ("small files", bench.small_files)]
+            if args.big_size:
+                steps.append(("big round trip", lambda: bench.round_trip(args.big_size, "bigger")))
+            for name, step in steps:
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - report it, go on with the next step
+                    print(f"\n{name} failed:\n{traceback.format_exc()}", flush=True)
+                    bench.summary.error(name, exc)
+            heading("Summary")  # scale_report's Summary, without its `original` column (none here)
+            rows = [[row[0], row[1], row[2], row[4], row[5]] for row in bench.summary.rows]
+            table(["section", "figure", "ours", "goal", "result"], rows)
+            results = [row[-1] for row in rows]
+            print(f"{results.count('PASS')} PASS, {results.count('MISS')} MISS")
+            print(f"\ntotal run time {time.perf_counter() - started:.0f} s")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("interrupted: everything started was stopped and the database dropped")
