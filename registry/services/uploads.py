@@ -22,7 +22,7 @@ import re
 import secrets
 import time
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..db import utcnow
@@ -34,6 +34,7 @@ from . import blobs, permissions, push
 from .context import Context
 
 MAX_PARTS = 10_000  # S3's limit
+MAX_OPEN_UPLOADS = 1_000  # per pusher: each holds parts in the store until completed, aborted or collected
 MAX_FRAGMENT_BYTES = 5 * 1024 ** 4  # S3's largest object
 MiB = 1024 ** 2
 DIGEST_BYTES = 32
@@ -100,6 +101,11 @@ def start_multipart(ctx: Context, owner: str, name: str, hash_: str, size: int, 
         ctx.store.abort_multipart(_target(upload).key, upload.upload_id)
         ctx.session.delete(upload)
         ctx.session.flush()
+    open_uploads = ctx.session.scalar(select(func.count()).select_from(MultipartUpload).where(
+        MultipartUpload.pusher == pusher, MultipartUpload.completed_at.is_(None)))
+    if open_uploads >= MAX_OPEN_UPLOADS:
+        raise Conflict(f"You have {open_uploads} multipart uploads open, the most there may be: "
+                       "complete or abort some (DELETE /api/v2/multipart/UPLOAD) first")
     upload = MultipartUpload(token=secrets.token_hex(16), owner=owner, hash=hash_, pusher=pusher,
                              staged=pusher != owner, size=size, part_size=part_size, checksums=digests,
                              created_at=utcnow())

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from registry import Settings, create_app
-from registry.services import upkeep
+from registry.services import upkeep, uploads
 from registry.services.context import Actor, Context
 from tests.helpers import TestRegistry, build_tree, sha256
 
@@ -187,6 +187,18 @@ def test_uploads_are_their_pushers_own(v2):
 def test_bad_multipart_requests_are_clear_400s(v2, body, problem):
     response = v2.api("POST", "/api/v2/multipart/alice/big", token=v2.token("alice"), body=body)
     assert response.status_code == 400 and problem in str(response.get_json()), response.get_json()
+
+
+def test_open_uploads_per_pusher_are_bounded(v2, monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_OPEN_UPLOADS", 2)
+    registry, alice = v2, v2.token("alice")
+    first, second, third = (os.urandom(PART + n) for n in (1, 2, 3))
+    tokens = [start(registry, alice, data).get_json()["upload"] for data in (first, second)]
+    refused = start(registry, alice, third)
+    assert refused.status_code == 409 and "complete or abort some" in refused.get_json()["message"]
+    assert start(registry, alice, first).get_json()["upload"] == tokens[0]  # resuming one still works
+    assert registry.api("DELETE", f"/api/v2/multipart/{tokens[1]}", token=alice).status_code == 200
+    assert start(registry, alice, third).status_code == 200
 
 
 def test_part_url_requests_are_bounded(v2):
