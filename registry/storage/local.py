@@ -8,6 +8,7 @@ change to them, or using one after it expires, is refused.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -45,6 +46,27 @@ def _no_batch(batch: str | None) -> None:
     # A stat per fragment costs the same whatever the folder holds: uploads go straight to objs/.
     if batch is not None:
         raise ValueError("the local store keeps no upload batches")
+
+
+@contextlib.contextmanager
+def _spooled(folder: Path, stream: BinaryIO, max_bytes: int | None, what: str):
+    """The stream in a temporary file of `folder` (synced to disk), with its SHA-256; the file is
+    gone afterwards unless the caller moved it into place. More than `max_bytes` is a 413."""
+    digest, received = hashlib.sha256(), 0
+    fd, name = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            while chunk := stream.read(CHUNK):
+                received += len(chunk)
+                if max_bytes is not None and received > max_bytes:
+                    raise PayloadTooLarge(f"A {what} may be at most {max_bytes} bytes")
+                digest.update(chunk)
+                tmp.write(chunk)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        yield Path(name), digest
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 class _Joined:
@@ -138,24 +160,10 @@ class LocalBlobStore(BlobStore):
 
     def _receive(self, target: Path, hash_: str, stream: BinaryIO, max_bytes: int | None) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        received = 0
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                while chunk := stream.read(CHUNK):
-                    received += len(chunk)
-                    if max_bytes is not None and received > max_bytes:
-                        raise PayloadTooLarge(f"A fragment may be at most {max_bytes} bytes")
-                    digest.update(chunk)
-                    tmp.write(chunk)
-                tmp.flush()
-                os.fsync(tmp.fileno())
+        with _spooled(target.parent, stream, max_bytes, "fragment") as (tmp, digest):
             if digest.hexdigest() != hash_:
                 raise BadRequest(f"The SHA-256 of the uploaded bytes is not {hash_}")
-            _place(Path(tmp_name), target)
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
+            _place(tmp, target)
 
     def stored_sha256(self, owner: str, hash_: str, batch: str | None = None) -> str | None:
         # Nothing is kept here before its SHA-256 was checked against its name.
@@ -237,22 +245,10 @@ class LocalBlobStore(BlobStore):
         folder = self._parts_folder(upload_id)
         if not folder.is_dir():
             raise BadRequest("No such multipart upload (completed or aborted)")
-        digest = hashlib.sha256()
-        received = 0
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                while chunk := stream.read(CHUNK):
-                    received += len(chunk)
-                    if received > max_bytes:
-                        raise PayloadTooLarge(f"A part may be at most {max_bytes} bytes")
-                    digest.update(chunk)
-                    tmp.write(chunk)
+        with _spooled(folder, stream, max_bytes, "part") as (tmp, digest):
             if base64.b64encode(digest.digest()).decode() != checksum:
                 raise BadRequest("BadDigest: the SHA-256 of the part is not the checksum it was signed for")
-            os.replace(tmp_name, folder / f"{number:05d}")
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
+            os.replace(tmp, folder / f"{number:05d}")
 
     def uploaded_parts(self, target: UploadTarget, upload_id: str) -> dict[int, int] | None:
         try:
