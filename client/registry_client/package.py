@@ -162,7 +162,7 @@ class Package(PackageDir):
             raise
         if set(plan) != hashes:
             raise TransferError("The registry answered the push plan for other fragments than the package has.")
-        PlannedUploads(client.transfers(), session, owner, package).run(
+        PlannedUploads(client.transfers(), session, owner, package, client.store).run(
             [Planned(h, client.store.path(h), sizes[h], plan[h],
                      ensure=(lambda h=h: origins[h].ensure_local({h})) if h in origins else None)
              for h in sorted(hashes)], label=f"Pushing {name}")

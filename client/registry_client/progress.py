@@ -1,4 +1,4 @@
-"""Two progress bars per transfer, bytes and files, on standard error. Off unless asked for:
+"""Progress bars on standard error: bytes and files in total, and one per big file while it moves. Off unless asked for:
 the caller decides (a terminal, or the `progress` setting)."""
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ class Progress:
             with self._lock:
                 self._files.update(1)
 
+    def file(self, label: str, size: int) -> "FileProgress":
+        """A bar of its own for one big file; what it counts counts in the total too."""
+        return FileProgress(self, label, size)
+
     def __enter__(self) -> "Progress":
         return self
 
@@ -46,3 +50,27 @@ class Progress:
         for bar in (self._bytes, self._files):
             if bar is not None:
                 bar.close()
+
+
+class FileProgress:
+    def __init__(self, total: Progress, label: str, size: int):
+        self.total, self._bar = total, None
+        if total._bytes is not None:
+            self._bar = tqdm(total=size, desc=label, unit="B", unit_scale=True, unit_divisor=1024,
+                             file=sys.stderr, leave=False, dynamic_ncols=True)
+
+    def advance(self, amount: int) -> None:
+        self.total.advance(amount)
+        if self._bar is not None and amount:
+            with self.total._lock:
+                self._bar.update(amount)
+
+    def file_done(self) -> None:
+        self.total.file_done()
+
+    def __enter__(self) -> "FileProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.close()

@@ -7,12 +7,17 @@ can be trusted and is never downloaded again.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 from .tree import is_hash
@@ -27,6 +32,22 @@ def file_sha256(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def part_sha256s(path: Path, size: int, part_size: int) -> list[str]:
+    """Base64 SHA-256 of each `part_size` slice of a file, read in 1 MiB chunks."""
+    checksums = []
+    with open(path, "rb") as handle:
+        for start in range(0, size, part_size):
+            digest, left = hashlib.sha256(), min(part_size, size - start)
+            while left:
+                chunk = handle.read(min(CHUNK, left))
+                if not chunk:
+                    raise ValueError(f"{path} is shorter than {size} bytes")
+                digest.update(chunk)
+                left -= len(chunk)
+            checksums.append(base64.b64encode(digest.digest()).decode())
+    return checksums
 
 
 class ObjectStore:
@@ -67,7 +88,21 @@ class ObjectStore:
         return hash_, len(data)
 
     def add_file(self, source: Path) -> tuple[str, int]:
-        """Copy a file in while hashing it, so the stored bytes are exactly the hashed ones."""
+        """Copy a file in while hashing it, so the stored bytes are exactly the hashed ones. A file
+        added before and unchanged since (same size, mtime, ctime, inode) is not read again."""
+        seen = self._known.lookup(source)
+        if seen is not None and self.has(seen[0]):
+            return seen
+        before = os.stat(source)
+        hash_, size = self._copy_in(source)
+        self._known.record(source, before, hash_, size)
+        return hash_, size
+
+    @functools.cached_property
+    def _known(self) -> "KnownFiles":
+        return KnownFiles(self.root / "files.sqlite")
+
+    def _copy_in(self, source: Path) -> tuple[str, int]:
         with self._scratch() as scratch:
             digest, size = hashlib.sha256(), 0
             with open(source, "rb") as reader, open(scratch, "wb") as writer:
@@ -90,6 +125,23 @@ class ObjectStore:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
+
+    def part_checksums(self, hash_: str, part_size: int) -> list[str]:
+        """Base64 SHA-256 of each part of a stored fragment, kept under parts/ once computed: a
+        push that resumes, or runs again, does not read a big file once more to sign its parts."""
+        saved = self.root / "parts" / f"{self.path(hash_).name}.{int(part_size)}"
+        try:
+            checksums = json.loads(saved.read_text())
+            if isinstance(checksums, list) and len(checksums) == max(1, -(-self.size(hash_) // part_size)):
+                return checksums
+        except (FileNotFoundError, ValueError):
+            pass
+        checksums = part_sha256s(self.path(hash_), self.size(hash_), part_size)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        scratch = saved.with_name(f".{saved.name}.tmp")
+        scratch.write_text(json.dumps(checksums))
+        os.replace(scratch, saved)
+        return checksums
 
     def copy_out(self, hash_: str, dest: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -117,3 +169,50 @@ class ObjectStore:
             return top_hash, json.loads((folder / f"{top_hash}.json").read_text())
         except (FileNotFoundError, ValueError):
             return None
+
+
+class KnownFiles:
+    """What each local file hashed to, with the stat it had: like git's index, it spares reading
+    an unchanged file again. A file modified within the last seconds before it was hashed is not
+    recorded (a write in the same timestamp tick would go unseen), nor one that changed while it
+    was read."""
+
+    RACY_SECONDS = 2
+
+    def __init__(self, path: Path):
+        self.path, self._lock, self._db = path, threading.Lock(), None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=OFF")  # a lost row only means hashing a file again
+            self._db.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, stat TEXT, hash TEXT, size INTEGER)")
+        return self._db
+
+    @staticmethod
+    def _stat(info: os.stat_result) -> str:
+        return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}"
+
+    def lookup(self, source: Path) -> tuple[str, int] | None:
+        try:
+            now = self._stat(os.stat(source))
+            with self._lock:
+                row = self._connection().execute("SELECT stat, hash, size FROM files WHERE path = ?",
+                                                 (str(Path(source).resolve()),)).fetchone()
+        except (OSError, sqlite3.Error):
+            return None
+        return (row[1], row[2]) if row and row[0] == now else None
+
+    def record(self, source: Path, before: os.stat_result, hash_: str, size: int) -> None:
+        try:
+            after = os.stat(source)
+            if (self._stat(after) != self._stat(before) or after.st_size != size
+                    or after.st_mtime_ns > time.time_ns() - self.RACY_SECONDS * 10 ** 9):
+                return
+            with self._lock:
+                self._connection().execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+                                           (str(Path(source).resolve()), self._stat(after), hash_, size))
+        except (OSError, sqlite3.Error):
+            pass  # only a cache

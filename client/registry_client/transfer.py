@@ -8,7 +8,8 @@ from ~/.netrc or on a redirect), whatever host they point at.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import os
+import struct
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -143,7 +144,8 @@ class Transfers:
 
     def _download_one(self, item: Download, store: ObjectStore, progress: Progress) -> None:
         if item.size > self.options.ranged_above:
-            return self._download_ranged(item, store, progress)
+            with progress.file(f"{item.hash[:12]} in ranges", item.size) as bar:
+                return self._download_ranged(item, store, bar)
         part = store.partial_path(item.hash)
         resumed = part.exists() and 0 < part.stat().st_size <= item.size
         for attempt in range(self.options.retries + 1):
@@ -196,51 +198,44 @@ class Transfers:
 
 
     def _download_ranged(self, item: Download, store: ObjectStore, progress: Progress) -> None:
-        """A big fragment in ranges fetched in parallel, each into its own file (an interrupted
-        one resumes where it stopped), joined and hashed before it is kept."""
-        step = self.options.range_bytes
-        spans = [(start, min(start + step, item.size) - 1) for start in range(0, item.size, step)]
-        joined = store.partial_path(item.hash)
-        pieces = [joined.with_name(f"{joined.name}{index}") for index in range(len(spans))]
+        """A big fragment in ranges fetched in parallel, each written in place into one file (an
+        interrupted install resumes every range where it stopped), hashed before it is kept."""
+        ranged = RangedFile(store.partial_path(item.hash), item.size, self.options.range_bytes)
+        resumed = any(ranged.done(index) for index in range(ranged.count))
+        try:
+            def fetch(index: int) -> None:
+                for attempt in range(self.options.retries + 1):
+                    try:
+                        return self._fetch_range(item, ranged, index, progress)
+                    except NETWORK_ERRORS as exc:
+                        if attempt == self.options.retries:
+                            raise RegistryUnavailable(
+                                f"Download of {item.hash[:12]} kept failing ({network_reason(exc)}).",
+                                "Run the command again: it resumes where it stopped.") from None
+                        time.sleep(self.options.backoff * 2 ** attempt)
 
-        def fetch(index: int) -> None:
-            for attempt in range(self.options.retries + 1):
-                try:
-                    return self._fetch_span(item, pieces[index], *spans[index], progress)
-                except NETWORK_ERRORS as exc:
-                    if attempt == self.options.retries:
-                        raise RegistryUnavailable(f"Download of {item.hash[:12]} kept failing ({network_reason(exc)}).",
-                                                  "Run the command again: it resumes where it stopped.") from None
-                    time.sleep(self.options.backoff * 2 ** attempt)
-
-        with ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, len(spans)))) as pool:
-            for future in [pool.submit(fetch, index) for index in range(len(spans))]:
-                future.result()
-        digest = hashlib.sha256()
-        with open(joined, "wb") as out:
-            for piece in pieces:
-                with open(piece, "rb") as handle:
-                    while chunk := handle.read(CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
-        for piece in pieces:
-            piece.unlink()
-        if digest.hexdigest() != item.hash:
-            joined.unlink()
+            with ThreadPoolExecutor(max_workers=max(1, min(self.options.workers, ranged.count))) as pool:
+                for future in [pool.submit(fetch, index) for index in range(ranged.count)]:
+                    future.result()
+        finally:
+            ranged.close()
+        if file_sha256(ranged.path)[0] != item.hash:
+            ranged.discard()
             progress.advance(-item.size)
+            if resumed:  # what an earlier install left may have been bad: start once from scratch
+                return self._download_ranged(item, store, progress)
             raise IntegrityError(
                 f"Fragment {item.hash} from {_host(item.url)} does not match its SHA-256; it was not saved.",
                 "The copy in blob storage is damaged. Ask the package owner to push the package again.")
-        store.commit(joined, item.hash)
+        ranged.state.unlink()
+        store.commit(ranged.path, item.hash)
         progress.file_done()
 
-    def _fetch_span(self, item: Download, piece: Path, first: int, last: int, progress: Progress) -> None:
-        have = piece.stat().st_size if piece.exists() else 0
-        if have > last - first + 1:
-            piece.unlink()
-            have = 0
+    def _fetch_range(self, item: Download, ranged: "RangedFile", index: int, progress: Progress) -> None:
+        first, last = ranged.span(index)
+        have = ranged.done(index)
         progress.advance(have)
-        if have == last - first + 1:
+        if first + have > last:
             return
         response = self._request("GET", item.url, headers={"Range": f"bytes={first + have}-{last}"}, stream=True)
         with response:
@@ -250,7 +245,59 @@ class Transfers:
                 raise TransferError(f"Blob storage answered HTTP {response.status_code} "
                                     f"({response.headers.get('Content-Range')!r}) for a range of {item.hash[:12]}",
                                     "The download URL may have expired: run the command again.")
-            _save(response, piece, "ab", progress)
+            try:
+                for chunk in response.iter_content(CHUNK):
+                    ranged.write(index, chunk)
+                    progress.advance(len(chunk))
+            except NETWORK_ERRORS:
+                progress.advance(-ranged.done(index))  # the next attempt counts the range again
+                raise
+
+
+class RangedFile:
+    """A download in ranges written in place: `path` has the fragment's size, and `path.state`
+    counts the bytes each range has written (8 bytes per range after the range size), updated
+    after the data, so a killed install resumes every range where it stopped and none twice."""
+
+    def __init__(self, path: Path, size: int, step: int):
+        self.path, self.size, self.step = path, size, step
+        self.count = max(1, -(-size // step))
+        self.state = path.with_name(path.name + ".state")
+        header = struct.pack("<Q", step)
+        try:
+            saved = self.state.read_bytes()
+            fresh = not (saved[:8] == header and len(saved) == 8 * (self.count + 1)
+                         and self.path.stat().st_size == size)
+        except FileNotFoundError:
+            fresh = True
+        self._data = os.open(path, os.O_RDWR | os.O_CREAT | (os.O_TRUNC if fresh else 0), 0o644)
+        if fresh:
+            os.ftruncate(self._data, size)
+            self.state.write_bytes(header + bytes(8 * self.count))
+        self._counts = os.open(self.state, os.O_RDWR)
+        self._done = list(struct.unpack(f"<{self.count}Q", os.pread(self._counts, 8 * self.count, 8)))
+
+    def span(self, index: int) -> tuple[int, int]:
+        return index * self.step, min((index + 1) * self.step, self.size) - 1
+
+    def done(self, index: int) -> int:
+        return self._done[index]
+
+    def write(self, index: int, data: bytes) -> None:
+        first, last = self.span(index)
+        if self._done[index] + len(data) > last - first + 1:
+            raise TransferError("Blob storage sent more bytes than the range asked for.")
+        os.pwrite(self._data, data, first + self._done[index])
+        self._done[index] += len(data)
+        os.pwrite(self._counts, struct.pack("<Q", self._done[index]), 8 * (index + 1))
+
+    def close(self) -> None:
+        os.close(self._data)
+        os.close(self._counts)
+
+    def discard(self) -> None:
+        for path in (self.path, self.state):
+            path.unlink(missing_ok=True)
 
 
 def _save(response: requests.Response, path: Path, mode: str, progress: Progress) -> None:

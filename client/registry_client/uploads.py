@@ -8,9 +8,7 @@ Memory stays bounded whatever the file size: parts are streamed from disk, never
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Callable
 
 from .errors import TransferError
 from .progress import Progress
-from .store import CHUNK
+from .store import ObjectStore, part_sha256s
 from .transfer import Transfers, _Body, _excerpt
 
 EXPIRED = 403  # what S3 (and the local store) answer for an expired or refused signature
@@ -31,22 +29,6 @@ class Planned:
     size: int
     action: dict  # the plan's entry: {"action": "stored" | "single" | "multipart", ...}
     ensure: Callable[[], None] | None = None  # fetch the fragment into the local store first
-
-
-def part_checksums(path: Path, size: int, part_size: int) -> list[str]:
-    """Base64 SHA-256 of each part, read in 1 MiB chunks."""
-    checksums = []
-    with open(path, "rb") as handle:
-        for start in range(0, size, part_size):
-            digest, left = hashlib.sha256(), min(part_size, size - start)
-            while left:
-                chunk = handle.read(min(CHUNK, left))
-                if not chunk:
-                    raise TransferError(f"{path} changed while it was being pushed.")
-                digest.update(chunk)
-                left -= len(chunk)
-            checksums.append(base64.b64encode(digest.digest()).decode())
-    return checksums
 
 
 class _Slice:
@@ -68,8 +50,8 @@ class _Slice:
 
 
 class PlannedUploads:
-    def __init__(self, transfers: Transfers, session, owner: str, package: str):
-        self.transfers, self.session = transfers, session
+    def __init__(self, transfers: Transfers, session, owner: str, package: str, store: ObjectStore | None = None):
+        self.transfers, self.session, self.store = transfers, session, store
         self.owner, self.package = owner, package
         self.sent_parts = 0  # for callers (and tests): parts actually uploaded
         self._lock = threading.Lock()
@@ -86,9 +68,10 @@ class PlannedUploads:
             if item.ensure is not None and not item.path.exists():
                 item.ensure()
             if item.action["action"] == "single":
-                self._put(item.hash, item.action, item.path, 0, item.size, progress)
+                self._put(item.hash, item.action, item.path, 0, item.size, progress, lambda: self._replan(item))
             else:
-                self._multipart(item, progress)
+                with progress.file(f"{item.hash[:12]} in parts", item.size) as bar:
+                    self._multipart(item, bar)
             progress.file_done()
         return job
 
@@ -121,14 +104,32 @@ class PlannedUploads:
             progress.advance(-counted[0])
             if response.status_code == EXPIRED and refresh is not None and not fresh:
                 entry = refresh()
+                if entry is None:  # meanwhile stored (e.g. by another push): nothing left to send
+                    progress.advance(size)
+                    return
                 continue
             raise TransferError(f"Blob storage refused the upload of {hash_[:12]}: "
                                 f"HTTP {response.status_code} {_excerpt(response)}",
                                 "Run the push again: what was uploaded is not sent again.")
 
+    def _replan(self, item: Planned) -> dict | None:
+        """A fresh single-upload URL for one fragment (its URL expired): the plan asked again."""
+        answer = self.session.request("POST", f"/api/v2/push-plan/{self.owner}/{self.package}",
+                                      json_body={"fragments": {item.hash: item.size}})
+        entry = answer["fragments"][item.hash]
+        if entry["action"] == "stored":
+            return None
+        if entry["action"] != "single":
+            raise TransferError(f"The registry now asks for {item.hash[:12]} in parts.", "Run the push again.")
+        return entry
+
     def _multipart(self, item: Planned, progress: Progress) -> None:
         part_size = item.action["part_size"]
-        checksums = part_checksums(item.path, item.size, part_size)
+        try:  # the store keeps them (the resume state of a big push); a bare file is read once
+            checksums = (self.store.part_checksums(item.hash, part_size) if self.store is not None
+                         else part_sha256s(item.path, item.size, part_size))
+        except ValueError:
+            raise TransferError(f"{item.path} changed while it was being pushed.") from None
         upload = self.session.request("POST", f"/api/v2/multipart/{self.owner}/{self.package}",
                                       json_body={"hash": item.hash, "size": item.size, "checksums": checksums})
         if upload.get("stored"):

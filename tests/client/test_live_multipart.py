@@ -14,6 +14,7 @@ import pytest
 
 from registry import Settings
 from registry_client import Package, config
+from registry_client.transfer import RangedFile
 from tests.client.conftest import files_of, sha256
 
 MiB = 1024 ** 2
@@ -46,14 +47,26 @@ def test_a_big_file_goes_up_in_parts_and_comes_back_whole(machine, tmp_path):
     reader = machine("reader", "alice")
     config(client=reader.client, range_mib=5)
     big = sha256(files_of(source)["big.bin"])
-    half = reader.client.store.partial_path(big)
-    half.with_name(half.name + "1").write_bytes(files_of(source)["big.bin"][PART:PART + MiB])
+    interrupted = RangedFile(reader.client.store.partial_path(big), 21 * MiB, PART)
+    interrupted.write(1, files_of(source)["big.bin"][PART:PART + MiB])
+    interrupted.close()
     Package.install("alice/big", reader.registry, top_hash=top_hash, dest=tmp_path / "copy", client=reader.client)
     assert files_of(tmp_path / "copy") == files_of(source)
     ranges = sorted(r.headers["Range"] for r in reader.sent("GET") if big in r.url)
     assert ranges == sorted([f"bytes=0-{PART - 1}", f"bytes={PART + MiB}-{2 * PART - 1}"]
                             + [f"bytes={n * PART}-{min((n + 1) * PART, 21 * MiB) - 1}" for n in (2, 3, 4)])
     assert list(reader.client.store.tmp.iterdir()) == []
+
+    # What an interrupted install left was damaged: caught by the hash, fetched again whole.
+    damaged = machine("damaged", "alice")
+    config(client=damaged.client, range_mib=5)
+    bad = RangedFile(damaged.client.store.partial_path(big), 21 * MiB, PART)
+    bad.write(0, b"\0" * PART)
+    bad.close()
+    Package.install("alice/big", damaged.registry, top_hash=top_hash, dest=tmp_path / "again", client=damaged.client)
+    assert files_of(tmp_path / "again") == files_of(source)
+    assert f"bytes=0-{PART - 1}" in [r.headers["Range"] for r in damaged.sent("GET") if big in r.url]
+    assert list(damaged.client.store.tmp.iterdir()) == []
 
     alice.blob_requests.clear()  # pushed again: the plan says everything is stored
     Package().set_dir("", source).push("alice/big", alice.registry, client=alice.client)
