@@ -1,5 +1,5 @@
-"""Progress bars on standard error: bytes and files in total, and one per big file while it moves. Off unless asked for:
-the caller decides (a terminal, or the `progress` setting)."""
+"""Progress bars on standard error: bytes and files in total, and one per big file while it
+moves. Off unless asked for: the caller decides (a terminal, or the `progress` setting)."""
 
 from __future__ import annotations
 

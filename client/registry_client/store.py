@@ -130,13 +130,14 @@ class ObjectStore:
         """Base64 SHA-256 of each part of a stored fragment, kept under parts/ once computed: a
         push that resumes, or runs again, does not read a big file once more to sign its parts."""
         saved = self.root / "parts" / f"{self.path(hash_).name}.{int(part_size)}"
+        size = self.size(hash_)
         try:
             checksums = json.loads(saved.read_text())
-            if isinstance(checksums, list) and len(checksums) == max(1, -(-self.size(hash_) // part_size)):
+            if isinstance(checksums, list) and len(checksums) == max(1, -(-size // part_size)):
                 return checksums
         except (FileNotFoundError, ValueError):
             pass
-        checksums = part_sha256s(self.path(hash_), self.size(hash_), part_size)
+        checksums = part_sha256s(self.path(hash_), size, part_size)
         saved.parent.mkdir(parents=True, exist_ok=True)
         scratch = saved.with_name(f".{saved.name}.tmp")
         scratch.write_text(json.dumps(checksums))
@@ -208,7 +209,7 @@ class KnownFiles:
     def record(self, source: Path, before: os.stat_result, hash_: str, size: int) -> None:
         try:
             after = os.stat(source)
-            if (self._stat(after) != self._stat(before) or after.st_size != size
+            if (self._stat(after) != self._stat(before)
                     or after.st_mtime_ns > time.time_ns() - self.RACY_SECONDS * 10 ** 9):
                 return
             with self._lock:
