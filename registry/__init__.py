@@ -18,19 +18,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .api.errors import register_error_handlers
     from .api.bodies import BoundedBodyMiddleware
     from .request_log import init_request_log
-    from .db import DatabaseTimeouts, make_engine, make_session_factory
-    from .secrets import make_private_database_file, resolve_secret_key
-    from .services.tokens import TokenService
-    from .state import RegistryState
-    from .storage import make_store
+    from .db import DatabaseTimeouts
+    from .runtime import build_runtime
     from .unit_of_work import init_unit_of_work
     from .web import register_web
 
     settings = settings or Settings.from_env()
-    secret_key = resolve_secret_key(settings)
+    runtime = build_runtime(settings, timeouts=DatabaseTimeouts.from_settings(settings))
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
     app.config.update(
-        SECRET_KEY=secret_key,
+        SECRET_KEY=runtime.secret_key,  # for Flask's session cookie; registry code reads state().secret_key
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
@@ -40,11 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    make_private_database_file(settings)  # before SQLite creates it world-readable
-    engine = make_engine(settings.effective_database_url, DatabaseTimeouts.from_settings(settings))
-    app.extensions["registry"] = RegistryState(
-        settings=settings, engine=engine, session_factory=make_session_factory(engine),
-        store=make_store(settings, secret_key), tokens=TokenService(settings, secret_key))
+    app.extensions["registry"] = runtime  # registry.state.state() in requests
     init_request_log(app)
     init_request_handling(app)
     register_error_handlers(app)

@@ -59,8 +59,24 @@ class UnsupportedMediaType(RegistryError):
 
 
 class StorageUnavailable(RegistryError):
+    """The blob store did not answer, or failed: nothing the client can fix; try again later."""
+
     status = 503
     code = "storage_unavailable"
+
+
+class StorageAccessDenied(StorageUnavailable):
+    """The blob store refused the registry itself (credentials, bucket policy, file permissions):
+    the registry is misconfigured, not the client refused, so a 503 like any outage, under its own
+    code so an operator tells it apart."""
+
+    code = "storage_access_denied"
+
+
+class FragmentMissing(NotFound):
+    """A fragment (or staged copy) the registry asked the blob store for is not there."""
+
+    code = "fragment_missing"
 
 
 class ServiceBusy(RegistryError):

@@ -19,7 +19,7 @@ import re
 
 from packaging.version import InvalidVersion, Version
 
-from .errors import BadRequest
+from .errors import BadRequest, NotFound
 
 MAX_NAME_LENGTH = 64  # the Name(64) columns
 
@@ -34,6 +34,12 @@ ASCII_BLANKS = " \t\n\r\f\v"
 
 USERNAME_RULE = "Use 1-64 lowercase letters, digits and underscores, starting with a letter."
 TAG_NAME_RULE = "Use 1-64 letters, digits, '.', '_' and '-', starting with a letter or digit."
+
+
+def impossible(kind: str, name: str) -> NotFound:
+    """For a lookup by a name no user or package can have: nothing is there (a 404), rather
+    than an empty answer that suggests the name could exist."""
+    return NotFound(f"No {kind} can be called {name[:80]!r}")
 
 
 def is_username(name: object) -> bool:

@@ -1,26 +1,14 @@
-"""Everything create_app builds once per process and every request shares."""
+"""The runtime of the app serving this request (registry.runtime builds it, for the CLI too)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from flask import current_app
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import sessionmaker
 
-from .config import Settings
-from .services.tokens import TokenService
-from .storage import BlobStore
+from .runtime import Runtime
 
-
-@dataclasses.dataclass
-class RegistryState:
-    settings: Settings
-    engine: Engine
-    session_factory: sessionmaker
-    store: BlobStore
-    tokens: TokenService
+# The name the web code knew it by: the same object the CLI gets from build_runtime.
+RegistryState = Runtime
 
 
-def state() -> RegistryState:
+def state() -> Runtime:
     return current_app.extensions["registry"]

@@ -92,7 +92,8 @@ class TestRegistry:
         parts = urlsplit(url)
         if parts.path.startswith("/blobs/"):
             response = self.client.open(f"{parts.path}?{parts.query}", method=method, data=data, headers=headers or {})
-            return response.status_code, response.headers, response.get_data()
+            with response:  # a file response holds the file open until closed, as a WSGI server does
+                return response.status_code, response.headers, response.get_data()
         response = requests.request(method, url, data=data, headers=headers or {}, timeout=30)
         return response.status_code, response.headers, response.content
 

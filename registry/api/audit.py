@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from ..schemas import responses
 from ..schemas.audit import AuditQuerySchema
 from ..services import audit, permissions
 from .context import service_context
+from .contract import ADMIN, dumped, operation
 
 bp = Blueprint("audit", __name__, url_prefix="/api")
 
@@ -20,23 +22,29 @@ def _admins_only():
 
 
 @bp.get("/audit/<owner>/<name>/")
+@operation("Admin", "The events of a package name, newest last (admins)",
+           responses.AuditEvents, query=AuditQuerySchema, auth=ADMIN)
 def package_audit(owner: str, name: str):
     audit_filter = AuditQuerySchema().load(request.args)
-    return jsonify({"events": audit.package_events(service_context(), owner, name, audit_filter)})
+    return dumped(responses.AuditEvents, {"events": audit.package_events(service_context(), owner, name, audit_filter)})
 
 
 @bp.get("/audit/<user>/")
+@operation("Admin", "The events of a user, newest last (admins)",
+           responses.AuditEvents, query=AuditQuerySchema, auth=ADMIN)
 def user_audit(user: str):
     audit_filter = AuditQuerySchema().load(request.args)
-    return jsonify({"events": audit.user_events(service_context(), user, audit_filter)})
+    return dumped(responses.AuditEvents, {"events": audit.user_events(service_context(), user, audit_filter)})
 
 
 # strict_slashes is off app-wide, so the client's slash-less form is served directly, not redirected.
 @bp.get("/admin/package_list/<owner>/")
+@operation("Admin", "Every package of an owner, readable or not (admins)", responses.OwnerPackages, auth=ADMIN)
 def package_list(owner: str):
-    return jsonify({"packages": audit.owner_packages(service_context(), owner)})
+    return dumped(responses.OwnerPackages, {"packages": audit.owner_packages(service_context(), owner)})
 
 
 @bp.get("/admin/package_summary")
+@operation("Admin", "Event counts per package (admins)", responses.AdminPackageSummary, auth=ADMIN)
 def package_summary():
-    return jsonify({"packages": audit.package_summary(service_context())})
+    return dumped(responses.AdminPackageSummary, {"packages": audit.package_summary(service_context())})

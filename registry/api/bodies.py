@@ -16,6 +16,7 @@ from http import HTTPStatus
 
 from ..config import Settings
 from ..errors import BadRequest, PayloadTooLarge, RegistryError
+from .errors import error_payload
 
 CHUNK_BYTES = 64 * 1024
 # Pushes carry the whole tree; nothing else under /api needs more than the small cap.
@@ -153,8 +154,9 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 def _error(start_response, exc: RegistryError):
-    # Outside Flask (nothing has run yet), so the error is rendered here, in the one shape.
-    payload = json.dumps({"message": exc.message, "code": exc.code, "status": exc.status}).encode()
-    start_response(f"{exc.status} {HTTPStatus(exc.status).phrase}", [("Content-Type", "application/json"),
-                                              ("Content-Length", str(len(payload)))])
+    # Outside Flask (nothing has run yet): the same payload error_response writes, as bytes.
+    payload = json.dumps(error_payload(exc.status, exc.message, exc.code, **exc.details)).encode()
+    start_response(f"{exc.status} {HTTPStatus(exc.status).phrase}",
+                   [("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
+                    *exc.headers.items()])
     return [payload]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Flask, g, request
 
 from ..errors import Unauthorized
+from ..request_scope import base_url, context_for, db_session
 from ..services.context import ANONYMOUS, Actor, Context
 from ..state import state
-from ..unit_of_work import db_session
 from .bodies import CHUNK_BYTES, LIMITS_KEY
 from .json_input import parse_json
 
@@ -17,18 +17,9 @@ __all__ = ["base_url", "db_session", "json_body", "service_context", "init_reque
 ALWAYS_ANONYMOUS = {"auth.token"}
 
 
-def base_url() -> str:
-    url = g.get("base_url")
-    if url is None:
-        url = g.base_url = state().settings.public_url.rstrip("/") or request.host_url.rstrip("/")
-    return url
-
-
 def service_context() -> Context:
-    registry = state()
-    url = base_url()
-    return Context(session=db_session(), settings=registry.settings, store=registry.store.bind(url),
-                   actor=g.get("actor", ANONYMOUS), base_url=url)
+    """The service Context of this API request, for the bearer token's caller."""
+    return context_for(g.get("actor", ANONYMOUS))
 
 
 def json_body():

@@ -14,7 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from .. import metrics
-from ..errors import BadRequest, Conflict, RegistryError
+from ..errors import (BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryError, TooManyRequests,
+                      Unauthorized, UnsupportedMediaType)
 from ..unit_of_work import CONCURRENT_CHANGE, DATABASE_UNAVAILABLE, discard_session, is_database_unavailable
 
 log = logging.getLogger(__name__)
@@ -23,12 +24,24 @@ log = logging.getLogger(__name__)
 DEFAULT_RETRY_AFTER = "5"
 
 
+# Flask's own 4xx answer with the code our error of that status has (its 413 would otherwise
+# say "request_entity_too_large" where the body layer says "payload_too_large").
+_CODES = {kind.status: kind.code for kind in (BadRequest, Unauthorized, Forbidden, NotFound, Conflict,
+                                              PayloadTooLarge, UnsupportedMediaType, TooManyRequests)}
+
+
+def error_payload(status: int, message: str, code: str, **extra) -> dict:
+    """The one error shape, written here only: for Flask's answers (error_response) and for the
+    ones the body layer gives before Flask runs (registry.api.bodies)."""
+    return {"message": message, "code": code, "status": status, **extra}
+
+
 def error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None,
                    **extra) -> Response:
     metrics.ERRORS.labels(code).inc()
     discard_session()  # whatever failed, nothing of this request's work is kept or touched again
     if request.path.startswith(("/api/", "/blobs/")) or request.path == "/api":
-        response = jsonify({"message": message, "code": code, "status": status, **extra})
+        response = jsonify(error_payload(status, message, code, **extra))
     else:
         response = Response(render_template("error.html", status=status, message=message), mimetype="text/html")
     response.status_code = status
@@ -51,7 +64,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        code = (exc.name or "error").lower().replace(" ", "_")
+        code = _CODES.get(exc.code) or (exc.name or "error").lower().replace(" ", "_")
         return error_response(exc.code or 500, exc.description or exc.name, code)
 
     @app.errorhandler(IntegrityError)

@@ -2,32 +2,38 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from ..schemas import responses
 from ..schemas.packages import CommentSchema
 from ..services import comments, history, permissions, timeseries
 from .context import json_body, service_context
+from .contract import SIGNED_IN, dumped, operation
 
 bp = Blueprint("history", __name__, url_prefix="/api")
 
 
 @bp.get("/log/<owner>/<name>/")
+@operation("History", "The push history of a package, oldest first", responses.Log)
 def package_log(owner: str, name: str):
-    return jsonify({"logs": history.list_log(service_context(), owner, name)})
+    return dumped(responses.Log, {"logs": history.list_log(service_context(), owner, name)})
 
 
 @bp.get("/package_timeseries/<owner>/<name>/<event_type>")
+@operation("History", "Weekly counts of one kind of event over the last year", responses.Timeseries)
 def package_timeseries(owner: str, name: str, event_type: str):
-    return jsonify(timeseries.package_timeseries(service_context(), owner, name, event_type))
+    return dumped(responses.Timeseries, timeseries.package_timeseries(service_context(), owner, name, event_type))
 
 
 @bp.get("/comments/<owner>/<name>/")
+@operation("History", "The comments on a package", responses.CommentList)
 def list_comments(owner: str, name: str):
-    return jsonify({"comments": comments.list_comments(service_context(), owner, name)})
+    return dumped(responses.CommentList, {"comments": comments.list_comments(service_context(), owner, name)})
 
 
 @bp.post("/comments/<owner>/<name>/")
+@operation("History", "Comment on a package", responses.CommentAdded, body=CommentSchema, auth=SIGNED_IN)
 def add_comment(owner: str, name: str):
     ctx = service_context()
     permissions.require_user(ctx.actor)
     body = CommentSchema().load(json_body() or {})
     comment = comments.add_comment(ctx, owner, name, body["contents"])
-    return jsonify({"comment": comment})
+    return dumped(responses.CommentAdded, {"comment": comment})

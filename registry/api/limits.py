@@ -11,10 +11,12 @@ from flask import Blueprint, jsonify
 
 from ..config import Settings
 from ..schemas import packages as package_schemas
+from ..schemas import responses
 from ..services import uploads
 from ..services.throttle import CODE, LOGIN, SIGNUP, TOKEN
 from ..state import state
 from ..storage import LocalBlobStore
+from .contract import dumped, operation
 
 bp = Blueprint("limits", __name__, url_prefix="/api")
 
@@ -22,9 +24,11 @@ S3_MAX_PUT_BYTES = 5 * 1024 ** 3  # S3's own cap on one PUT (the registry does n
 
 
 @bp.get("/limits")
+@operation("Meta", "The limits a client must respect", responses.Limits)
 def limits():
     registry = state()
-    return jsonify(client_limits(registry.settings, local_store=isinstance(registry.store, LocalBlobStore)))
+    return dumped(responses.Limits,
+                  client_limits(registry.settings, local_store=isinstance(registry.store, LocalBlobStore)))
 
 
 def client_limits(settings: Settings, *, local_store: bool) -> dict:

@@ -6,9 +6,11 @@ import orjson
 from flask import Blueprint, Response, jsonify, request
 
 from ..errors import UnsupportedMediaType
-from ..schemas.packages import PushSchema
+from ..schemas import responses
+from ..schemas.packages import InstallArgs, PushSchema
 from ..services import packages, permissions, push
 from .context import json_body, service_context
+from .contract import SIGNED_IN, dump, dumped, operation
 
 bp = Blueprint("packages", __name__, url_prefix="/api")
 
@@ -25,6 +27,8 @@ def _push_request(ctx, owner: str, name: str):
 
 
 @bp.put("/package/<owner>/<name>/<top_hash>")
+@operation("Packages", "Push an instance; with dry_run, first get upload URLs for its fragments",
+           responses.PushAnswer, body=PushSchema, auth=SIGNED_IN, errors=(403, 409, 415))
 def push_package(owner: str, name: str, top_hash: str):
     ctx = service_context()
     result = push.push_instance(ctx, owner, name, top_hash, _push_request(ctx, owner, name))
@@ -33,6 +37,8 @@ def push_package(owner: str, name: str, top_hash: str):
 
 
 @bp.post("/package_update/<owner>/<name>/<path:subpath>")
+@operation("Packages", "Push a subtree into the latest instance",
+           responses.PushAnswer, body=PushSchema, auth=SIGNED_IN, errors=(403, 409, 415))
 def push_subpackage(owner: str, name: str, subpath: str):
     ctx = service_context()
     result = push.push_subpackage(ctx, owner, name, packages.parse_subpath(subpath),
@@ -41,12 +47,15 @@ def push_subpackage(owner: str, name: str, subpath: str):
 
 
 @bp.get("/package/<owner>/<name>/<top_hash>")
+@operation("Packages", "An instance: its tree, and download URLs for its fragments",
+           responses.Install, query=InstallArgs)
 def install(owner: str, name: str, top_hash: str):
-    contents, rest = packages.get_instance(
+    installed = packages.get_instance(
         service_context(), owner, name, top_hash,
         subpath=packages.parse_subpath(request.args.get("subpath", "")),
         meta_only=packages.parse_meta_only(request.args.get("meta_only", "")))
-    return Response(install_body(contents, rest), mimetype="application/json")
+    rest = {"urls": installed.urls, "sizes": installed.sizes, **dump(responses.Stamped, installed.instance)}
+    return Response(install_body(installed.contents, rest), mimetype="application/json")
 
 
 def install_body(contents: bytes, rest: dict) -> bytes:
@@ -93,22 +102,26 @@ def compact_json(value) -> bytes:
 
 
 @bp.get("/package/<owner>/<name>/")
+@operation("Packages", "The tophashes of a package's instances", responses.InstanceHashes)
 def instance_hashes(owner: str, name: str):
-    return jsonify({"hashes": packages.list_instance_hashes(service_context(), owner, name)})
+    return dumped(responses.InstanceHashes, {"hashes": packages.list_instance_hashes(service_context(), owner, name)})
 
 
 @bp.delete("/package/<owner>/<name>/")
+@operation("Packages", "Delete a package (its fragments go at the next garbage collection)",
+           responses.Empty, auth=SIGNED_IN, errors=(403,))
 def delete_package(owner: str, name: str):
     packages.delete_package(service_context(), owner, name)
     return jsonify({})
 
 
 @bp.get("/package/<owner>/")
+@operation("Packages", "An owner's packages the caller may read", responses.OwnerPackages)
 def owner_packages(owner: str):
-    return jsonify({"packages": packages.list_owner_packages(service_context(), owner)})
+    return dumped(responses.OwnerPackages, {"packages": packages.list_owner_packages(service_context(), owner)})
 
 
 @bp.get("/package_preview/<owner>/<name>/<top_hash>")
+@operation("Packages", "An outline of an instance and its README", responses.Preview)
 def preview(owner: str, name: str, top_hash: str):
-    result = packages.preview(service_context(), owner, name, top_hash)
-    return jsonify(result)
+    return dumped(responses.Preview, packages.preview(service_context(), owner, name, top_hash))

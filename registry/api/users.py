@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
+from ..schemas import responses
 from ..schemas.users import CreateUserSchema, UsernameSchema
 from ..services import admin
+from ..state import state
 from .context import json_body, service_context
+from .contract import ADMIN, dumped, operation
 
 bp = Blueprint("users", __name__, url_prefix="/api/users")
 
@@ -24,20 +27,24 @@ def _username() -> str:
 
 def _secret_key() -> str:
     # Password links are signed with the server secret, like sessions and access tokens.
-    return current_app.config["SECRET_KEY"]
+    return state().secret_key
 
 
 @bp.get("/list")
+@operation("Admin", "Every user (admins, when user endpoints are on)", responses.UserList, auth=ADMIN)
 def list_users():
-    return jsonify({"results": admin.list_users(service_context())})
+    return dumped(responses.UserList, {"results": admin.list_users(service_context())})
 
 
 @bp.get("/list_detailed")
+@operation("Admin", "Every user with activity counts (admins)", responses.UserListDetailed, auth=ADMIN)
 def list_users_detailed():
-    return jsonify({"users": admin.list_users_detailed(service_context())})
+    return dumped(responses.UserListDetailed, {"users": admin.list_users_detailed(service_context())})
 
 
 @bp.post("/create")
+@operation("Admin", "Create a user; the answer is a link to set the password",
+           responses.PasswordLink, body=CreateUserSchema, auth=ADMIN, errors=(409,))
 def create():
     body = CreateUserSchema().load(json_body() or {})
     url = admin.create_user(service_context(), body["username"], body["email"], secret_key=_secret_key())
@@ -45,6 +52,7 @@ def create():
 
 
 @bp.post("/reset_password")
+@operation("Admin", "A fresh link to set a user's password", responses.PasswordLink, body=UsernameSchema, auth=ADMIN)
 def reset_password():
     url = admin.reset_password(service_context(), _username(), secret_key=_secret_key())
     return jsonify({"password_url": url})
@@ -52,6 +60,8 @@ def reset_password():
 
 def _username_action(path: str, action) -> None:
     """`POST /api/users/<path> {"username"}` -> `action(ctx, username)` -> `{}`."""
+    @operation("Admin", f"{path.replace('_', ' ').capitalize()} a user (admins)", responses.Empty,
+               body=UsernameSchema, auth=ADMIN)
     def view():
         action(service_context(), _username())
         return jsonify({})

@@ -9,14 +9,12 @@ import json
 from typing import Iterator, Sequence
 
 import click
-from sqlalchemy.engine import Engine
 
 from ..config import Settings
-from ..db import make_engine, make_session_factory
 from ..errors import RegistryError
-from ..secrets import ConfigurationError, make_private_database_file, resolve_secret_key
+from ..runtime import Runtime
+from ..secrets import ConfigurationError
 from ..services.context import OPERATOR, Context
-from ..storage import make_store
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 yes_option = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -29,42 +27,42 @@ def load_settings() -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-def secret_key(settings: Settings) -> str:
-    try:
-        return resolve_secret_key(settings)
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def open_engine(settings: Settings) -> Engine:
-    if settings.is_embedded_database:
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        make_private_database_file(settings)
-    return make_engine(settings.effective_database_url)
-
-
 def base_url(settings: Settings) -> str:
     """Where links printed by commands point (password pages): set REGISTRY_PUBLIC_URL."""
     return settings.public_url.rstrip("/") or "http://127.0.0.1:8000"
 
 
 @contextlib.contextmanager
-def operator_context(settings: Settings | None = None) -> Iterator[Context]:
-    """A service context for the operator; committed on success, a RegistryError becomes a
-    one-line error and exit status 1."""
-    settings = settings or load_settings()
-    engine = open_engine(settings)
-    session = make_session_factory(engine)()
+def open_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
+    """The runtime `create_app` builds (registry.runtime), without the web app's database
+    timeouts; its pieces are made as the command first uses them, its connections closed at the
+    end. A configuration error (a weak or missing secret) is a one-line error."""
+    runtime = Runtime(settings or load_settings())
     try:
-        store = make_store(settings, secret_key(settings)).bind(base_url(settings))
-        yield Context(session=session, settings=settings, store=store, actor=OPERATOR, base_url=base_url(settings))
-        session.commit()
-    except RegistryError as exc:
-        session.rollback()
-        raise click.ClickException(exc.message) from None
+        yield runtime
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
-        session.close()
-        engine.dispose()
+        runtime.close()
+
+
+@contextlib.contextmanager
+def operator_context(runtime: Runtime | None = None) -> Iterator[Context]:
+    """A service context for the operator, on `runtime` (or one of its own); committed on
+    success, a RegistryError becomes a one-line error and exit status 1."""
+    with contextlib.ExitStack() as stack:
+        runtime = runtime or stack.enter_context(open_runtime())
+        session = runtime.session_factory()
+        try:
+            url = base_url(runtime.settings)
+            yield Context(session=session, settings=runtime.settings, store=runtime.store.bind(url),
+                          actor=OPERATOR, base_url=url)
+            session.commit()
+        except RegistryError as exc:
+            session.rollback()
+            raise click.ClickException(exc.message) from None
+        finally:
+            session.close()
 
 
 def confirm(message: str, yes: bool) -> None:

@@ -11,36 +11,36 @@ import requests
 from sqlalchemy import text
 
 from .. import migrate
-from ..config import Settings
-from ..secrets import resolve_secret_key
-from ..storage import LocalBlobStore, make_store
-from .common import base_url, load_settings, open_engine
+from ..runtime import Runtime
+from ..storage import LocalBlobStore
+from .common import base_url, open_runtime
 
 PROBE_OWNER = "doctor"
 
 
-def _checks(settings: Settings):
-    """(name, function) pairs; a function returns a detail string or raises."""
-    state = {}
+def _checks(runtime: Runtime):
+    """(name, function) pairs; a function returns a detail string or raises. Each makes the
+    piece of the runtime it checks, so a failure is reported by the check it belongs to."""
+    settings, state = runtime.settings, {}
 
     def secret():
-        state["secret"] = resolve_secret_key(settings)
+        runtime.secret_key  # noqa: B018 - resolving it is the check
         return "REGISTRY_SECRET_KEY set" if settings.secret_key else f"generated, in {settings.data_dir}"
 
     def database():
-        state["engine"] = engine = open_engine(settings)
+        engine = runtime.engine
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return engine.url.render_as_string(hide_password=True)
 
     def migrations():
-        current, head = migrate.current_revision(state["engine"]), migrate.head_revision(state["engine"])
+        current, head = migrate.current_revision(runtime.engine), migrate.head_revision(runtime.engine)
         if current != head:
             raise RuntimeError(f"at {current or 'nothing'}, newest is {head}: run `registry db upgrade`")
         return f"at {head}"
 
     def storage():
-        state["store"] = store = make_store(settings, state["secret"]).bind(base_url(settings))
+        state["store"] = store = runtime.store.bind(base_url(settings))
         store.check()
         return settings.storage if settings.storage == "local" else f"s3 bucket {settings.s3_bucket}"
 
@@ -65,24 +65,21 @@ def _checks(settings: Settings):
             store.delete(PROBE_OWNER, digest)
 
     return [("secret key", secret), ("database reachable", database), ("migrations current", migrations),
-            ("storage reachable", storage), ("presigned URL round trip", presigned_round_trip)], state
+            ("storage reachable", storage), ("presigned URL round trip", presigned_round_trip)]
 
 
 @click.command(help="Check the configuration: secret, database, migrations, storage, presigned URLs.")
 def doctor():
-    settings = load_settings()
-    checks, state = _checks(settings)
     failed = False
-    for name, check in checks:
-        if failed:
-            click.echo(f"skip  {name}")
-            continue
-        try:
-            click.echo(f"ok    {name}: {check()}")
-        except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
-            failed = True
-            click.echo(f"FAIL  {name}: {(str(exc) or type(exc).__name__).splitlines()[0]}")
-    if "engine" in state:
-        state["engine"].dispose()
+    with open_runtime() as runtime:
+        for name, check in _checks(runtime):
+            if failed:
+                click.echo(f"skip  {name}")
+                continue
+            try:
+                click.echo(f"ok    {name}: {check()}")
+            except Exception as exc:  # noqa: BLE001 - every failure is reported the same way
+                failed = True
+                click.echo(f"FAIL  {name}: {(str(exc) or type(exc).__name__).splitlines()[0]}")
     if failed:
         raise SystemExit(1)

@@ -14,28 +14,25 @@ import click
 from .. import create_app, migrate
 from ..config import Settings
 from ..services import users as user_service
-from .common import load_settings, open_engine, operator_context, secret_key
+from .common import load_settings, open_runtime, operator_context
 
 ADMIN_NAME = "admin"
 
 
 def prepare(settings: Settings) -> str | None:
     """Make the database ready; returns the new admin's password on a first start."""
-    secret_key(settings)  # fail early, with a clear message, when production has no secret
-    engine = open_engine(settings)
-    try:
+    with open_runtime(settings) as runtime:
+        runtime.secret_key  # noqa: B018 - fail early, with a clear message, when production has no secret
         if settings.is_embedded_database:
-            migrate.upgrade(engine)
-        elif not migrate.is_current(engine):
+            migrate.upgrade(runtime.engine)
+        elif not migrate.is_current(runtime.engine):
             raise click.ClickException("The database schema is not current: run `registry db upgrade` first.")
-    finally:
-        engine.dispose()
-    with operator_context(settings) as ctx:
-        if user_service.count_users(ctx.session):
-            return None
-        password = secrets.token_urlsafe(12)
-        user_service.create_user(ctx.session, ADMIN_NAME, password=password, is_admin=True)
-        return password
+        with operator_context(runtime) as ctx:
+            if user_service.count_users(ctx.session):
+                return None
+            password = secrets.token_urlsafe(12)
+            user_service.create_user(ctx.session, ADMIN_NAME, password=password, is_admin=True)
+            return password
 
 
 def gunicorn_command(host: str, port: int, workers: int, threads: int, timeout: int) -> list[str]:

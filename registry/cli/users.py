@@ -4,8 +4,7 @@ import click
 
 from ..services import admin
 from ..services import users as user_service
-from ..services.tokens import TokenService
-from .common import confirm, json_option, load_settings, operator_context, output, secret_key, yes_option
+from .common import confirm, json_option, open_runtime, operator_context, output, yes_option
 
 
 @click.group(help="User accounts.")
@@ -72,17 +71,14 @@ _simple("delete", admin.delete_user, "Deleted {name}.",
 @yes_option
 def reset_password(name: str, yes: bool):
     confirm(f"Reset the password of {name} and end all their sessions?", yes)
-    settings = load_settings()
-    with operator_context(settings) as ctx:
-        url = admin.reset_password(ctx, name, secret_key=secret_key(settings))
+    with open_runtime() as runtime, operator_context(runtime) as ctx:
+        url = admin.reset_password(ctx, name, secret_key=runtime.secret_key)
     click.echo(f"Send {name} this link to choose a new password (valid 24 hours, once):\n{url}")
 
 
 @users.command(help="Print a one-time login code for NAME (for `quilt login` on headless hosts and CI).")
 @click.argument("name")
 def code(name: str):
-    settings = load_settings()
-    tokens = TokenService(settings, secret_key(settings))
-    with operator_context(settings) as ctx:
-        login_code = tokens.issue_code(ctx.session, user_service.get_user(ctx.session, name))
+    with open_runtime() as runtime, operator_context(runtime) as ctx:
+        login_code = runtime.tokens.issue_code(ctx.session, user_service.get_user(ctx.session, name))
     click.echo(login_code)

@@ -31,6 +31,9 @@ class HashList(fields.Field):
     """A list of SHA-256 digests. Its length is checked before its elements, and only the first
     few bad elements are reported, so a million-element body costs one pass and a small answer."""
 
+    json_schema = {"type": "array", "maxItems": MAX_HASHES_PER_REQUEST,
+                   "items": {"type": "string", "pattern": HASH_RE.pattern}}
+
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, list):
             raise ValidationError("Not a valid list.")
@@ -44,6 +47,10 @@ class HashList(fields.Field):
 
 class SizeMap(fields.Field):
     """`sizes`: SHA-256 digest -> size in bytes, checked like HashList (length first, first errors only)."""
+
+    json_schema = {"type": "object", "maxProperties": MAX_PUSH_FRAGMENTS,
+                   "propertyNames": {"pattern": HASH_RE.pattern},
+                   "additionalProperties": {"type": "integer", "minimum": 0}}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict):
@@ -91,6 +98,10 @@ class HashListSchema(Schema):
 
     hashes = HashList(required=True)
 
+    @staticmethod
+    def body_json_schema() -> dict:
+        return HashList.json_schema
+
 
 class TagSchema(Schema):
     """`{"hash"}`, plus our optional `expected_hash` (current target, or null for "not yet set")."""
@@ -123,3 +134,15 @@ class SearchArgs(Schema):
     q = fields.String(load_default="")
     limit = fields.Integer(load_default=1000)
     cursor = fields.String(load_default=None)
+
+
+class InstallArgs(Schema):
+    """The query of an install (read by services.packages.parse_subpath and parse_meta_only)."""
+
+    subpath = fields.String(metadata={"description": "only this subtree: node names joined by `/`"})
+    meta_only = fields.String(metadata={"description": "`true`: only the fragments of metadata nodes"})
+
+
+class RecentArgs(Schema):
+    # Any text: what is not a whole number means the default, as in the original.
+    count = fields.String(metadata={"description": "how many, a whole number (default 10, at most 100)"})

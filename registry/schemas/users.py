@@ -17,3 +17,9 @@ class UsernameSchema(Schema):
 class CreateUserSchema(UsernameSchema):
     # Only types here: the username and e-mail rules live in services.users, for the CLI too.
     email = fields.String(required=True)
+
+
+class RefreshForm(Schema):
+    """`POST /api/token`'s form: a login code or a refresh token, in `refresh_token`."""
+
+    refresh_token = fields.String(required=True)

@@ -9,6 +9,7 @@ import json
 
 from sqlalchemy import func, select
 
+from .. import names
 from ..db import epoch
 from ..models import Access, Event, Package
 from . import permissions
@@ -56,16 +57,22 @@ def _events(ctx: Context, where, audit_filter: AuditFilter) -> list[dict]:
 
 def package_events(ctx: Context, owner: str, name: str, audit_filter: AuditFilter) -> list[dict]:
     """Events of a package name, including those of a deleted package of that name."""
+    if not names.is_handle(owner, name):
+        raise names.impossible("package", f"{owner}/{name}")
     return _events(ctx, (Event.package_owner == owner, Event.package_name == name), audit_filter)
 
 
 def user_events(ctx: Context, user: str, audit_filter: AuditFilter) -> list[dict]:
+    if not names.is_username(user):
+        raise names.impossible("user", user)
     return _events(ctx, (Event.user == user,), audit_filter)
 
 
 def owner_packages(ctx: Context, owner: str) -> list[dict]:
     """Every package of `owner`, whoever may read it, by name."""
     permissions.require_admin(ctx.actor)
+    if not names.is_username(owner):
+        raise names.impossible("user", owner)
     packages = ctx.session.execute(select(Package.id, Package.name).where(Package.owner == owner)
                                    .order_by(Package.name)).all()
     shared = set(ctx.session.execute(

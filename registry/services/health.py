@@ -16,6 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from ..config import Settings
+from ..db import DatabaseTimeouts, make_engine
 from ..errors import RegistryError
 from ..storage import BlobStore
 
@@ -24,6 +26,22 @@ OK = "ok"
 # The checks bound themselves (connection and read timeouts); this only covers a check that
 # does not, so the answer still comes in time.
 GRACE_SECONDS = 1.0
+PROBE_ENGINE_KEY = "registry_health_engine"
+
+
+def probe_engine(settings: Settings, engine: Engine, cache: dict) -> Engine:
+    """What the check connects with: a connection per check with the check's own short timeouts,
+    so a hung server or a pool busy with hung requests cannot hold it (an embedded SQLite file
+    needs none of that: `engine`, the app's own). Made once, kept in `cache` (the app's extensions)."""
+    if settings.is_embedded_database:
+        return engine
+    probe = cache.get(PROBE_ENGINE_KEY)
+    if probe is None:
+        timeout = settings.healthcheck_timeout
+        probe = cache[PROBE_ENGINE_KEY] = make_engine(
+            settings.effective_database_url, DatabaseTimeouts(connect=timeout, read=timeout, write=timeout),
+            pooled=False)
+    return probe
 
 
 def _ping_database(engine: Engine) -> None:

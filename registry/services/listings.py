@@ -1,5 +1,6 @@
 """Lists of packages for the pages: recently updated (home), an owner's (user page) and search
-results. Each lists only what the caller may read, with a visibility badge and update time."""
+results. Each lists only what the caller may read, with its sharing flags (and update time or
+README preview); registry/web/view_models.py turns those into badges and excerpts."""
 
 from __future__ import annotations
 
@@ -8,13 +9,11 @@ from sqlalchemy import func, select
 from ..db import epoch
 from ..models import Instance, Package
 from . import permissions, search, users
-from .browse import visibility
 from .context import Context
 from .packages import summarize
 
 RECENT_COUNT = 20
 SEARCH_PAGE_SIZE = 20
-EXCERPT_CHARS = 240
 
 
 def _listing(ctx: Context, *conditions, order_by_name: bool = False, limit: int | None = None) -> list[dict]:
@@ -29,8 +28,7 @@ def _listing(ctx: Context, *conditions, order_by_name: bool = False, limit: int 
 
 
 def _item(summary: dict, **extra) -> dict:
-    return {"owner": summary["owner"], "name": summary["name"],
-            "visibility": visibility(summary["is_public"], summary["is_team"]), **extra}
+    return {key: summary[key] for key in ("owner", "name", "is_public", "is_team")} | extra
 
 
 def recent(ctx: Context, count: int = RECENT_COUNT) -> list[dict]:
@@ -44,12 +42,6 @@ def owner_packages(ctx: Context, owner: str) -> dict:
     return {"name": user.name, "packages": _listing(ctx, Package.owner == user.name, order_by_name=True)}
 
 
-def excerpt(text: str | None) -> str:
-    """The start of a README as one line of plain text (the page escapes it)."""
-    words = " ".join((text or "").split())
-    return words if len(words) <= EXCERPT_CHARS else words[:EXCERPT_CHARS].rsplit(" ", 1)[0] + "…"
-
-
 def search_page(ctx: Context, query: str, cursor: str | None = None, page_size: int = SEARCH_PAGE_SIZE) -> dict:
     """One page of the API's search (same matching, ranking and permissions) with links to the
     previous and next pages."""
@@ -59,4 +51,4 @@ def search_page(ctx: Context, query: str, cursor: str | None = None, page_size: 
     if offset > 0:
         previous = search.encode_cursor(offset - page_size) if offset > page_size else ""
     return {"query": query, "first": offset + 1, "next_cursor": found["next_cursor"], "previous_cursor": previous,
-            "packages": [_item(item, excerpt=excerpt(item["readme_preview"])) for item in found["packages"]]}
+            "packages": [_item(item, readme_preview=item["readme_preview"]) for item in found["packages"]]}

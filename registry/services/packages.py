@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import posixpath
 import threading
@@ -10,7 +11,7 @@ import weakref
 
 from sqlalchemy import and_, bindparam, delete, func, select
 
-from .. import tree
+from .. import names, tree
 from ..db import epoch
 from ..errors import BadRequest, NotFound
 from ..models import Access, Blob, ChunkBlob, Instance, InstanceChunk, InstancePiece, Log, Package
@@ -138,9 +139,17 @@ def _tree_and_fragments(ctx: Context, instance_id: int, top_hash: str, created_a
     return found
 
 
+@dataclasses.dataclass(frozen=True)
+class Installed:
+    contents: bytes  # the stored tree, JSON, as stored
+    urls: dict[str, str]  # fragment hash -> download URL
+    sizes: dict[str, int]
+    instance: object  # who made it and when: created_by, created_at, updated_by, updated_at
+
+
 def get_instance(ctx: Context, owner: str, name: str, top_hash: str, *, subpath: list[str],
-                 meta_only: bool) -> tuple[bytes, dict]:
-    """The stored tree (raw JSON bytes) and the rest of the install response."""
+                 meta_only: bool) -> Installed:
+    """What an install needs: the stored tree and where to download its fragments."""
     row = None
     if tree.is_hash(top_hash):  # anything else is a 404 without a query (see instances.find_instance)
         row = ctx.session.connection().execute(
@@ -158,8 +167,7 @@ def get_instance(ctx: Context, owner: str, name: str, top_hash: str, *, subpath:
     sizes = {h: f.size for h, f in fragments.items()}
     urls = {h: download_url(package_owner, h, f.batch) for h, f in fragments.items()}
     record_event(ctx, INSTALL, owner, name, top_hash, {"subpath": "/".join(subpath) or None})
-    return raw, {"urls": urls, "sizes": sizes, "created_by": row.created_by, "created_at": epoch(row.created_at),
-                 "updated_by": row.updated_by, "updated_at": epoch(row.updated_at)}
+    return Installed(raw, urls, sizes, row)
 
 
 def _readme_url(ctx: Context, package: Package, readme_hash: str | None) -> str | None:
@@ -189,6 +197,8 @@ def summarize(ctx: Context, packages: list[Package]) -> list[dict]:
 
 def list_owner_packages(ctx: Context, owner: str) -> list[dict]:
     """The owner's packages the caller may read, by name, with their sharing flags."""
+    if not names.is_username(owner):
+        raise names.impossible("user", owner)
     packages = ctx.session.scalars(select(Package).where(Package.owner == owner, permissions.readable_clause(ctx))
                                    .order_by(Package.name)).all()
     return [{key: item[key] for key in ("name", "is_public", "is_team")} for item in summarize(ctx, packages)]
@@ -225,8 +235,8 @@ def preview(ctx: Context, owner: str, name: str, top_hash: str) -> dict:
         "preview": _outline(contents, PREVIEW_DEPTH),
         "readme_url": _readme_url(ctx, package, instance.readme_hash),
         "readme_preview": readme_text,
-        "created_by": instance.created_by, "created_at": epoch(instance.created_at),
-        "updated_by": instance.updated_by, "updated_at": epoch(instance.updated_at),
+        "created_by": instance.created_by, "created_at": instance.created_at,
+        "updated_by": instance.updated_by, "updated_at": instance.updated_at,
         "is_public": is_public, "is_team": is_team,
         "total_size_uncompressed": int(total),
         "file_types": _file_types(contents),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, bindparam, exists, select, update
 
 from .. import names
-from ..db import epoch, utcnow
+from ..db import utcnow
 from ..errors import Conflict, NotFound
 from ..models import Access, Instance, Package, Tag
 from . import permissions
@@ -62,7 +62,8 @@ def _get_tag_statement(ctx: Context):
     return statement
 
 
-def get_tag(ctx: Context, owner: str, name: str, tag_name: str) -> dict:
+def get_tag(ctx: Context, owner: str, name: str, tag_name: str):
+    """The tagged instance: its hash, who made and touched it when, and the package's sharing."""
     row = ctx.session.connection().execute(
         _get_tag_statement(ctx), {"owner": owner, "name": name, "tag": tag_name, **permissions.readable_params(ctx)}
     ).first()
@@ -70,9 +71,7 @@ def get_tag(ctx: Context, owner: str, name: str, tag_name: str) -> dict:
         raise permissions.package_not_found(ctx.actor, owner, name)
     if row.hash is None:
         raise NotFound(f"Tag '{tag_name}' does not exist")
-    return {"hash": row.hash, "created_by": row.created_by, "created_at": epoch(row.created_at),
-            "updated_by": row.updated_by, "updated_at": epoch(row.updated_at),
-            "is_public": bool(row.is_public), "is_team": bool(row.is_team)}
+    return row
 
 
 def set_tag(ctx: Context, owner: str, name: str, tag_name: str, top_hash: str, expected_hash=UNSET) -> None:

@@ -277,7 +277,7 @@ def throttle_for(app) -> Throttle:
     if found is None:
         registry = app.extensions["registry"]
         found = app.extensions.setdefault("throttle", Throttle(registry.settings, registry.engine,
-                                                               app.config["SECRET_KEY"]))
+                                                               registry.secret_key))
     return found
 
 

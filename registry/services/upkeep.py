@@ -28,7 +28,7 @@ from collections import defaultdict
 from sqlalchemy import delete, exists, func, or_, select, update
 
 from ..db import utcnow
-from ..errors import BadRequest
+from ..errors import BadRequest, FragmentMissing
 from ..models import Blob, ChunkBlob, FragmentChunk, Instance, InstanceChunk, Package, User
 from ..storage.base import OBJECTS, STAGING, TEMP_PREFIX, UPLOADS, StoredObject
 from ..tree import is_hash
@@ -183,8 +183,11 @@ def _check(ctx: Context, row, stored_size: int | None, deep: bool, unverified: b
             return None if computed == row.hash else CORRUPT
     if deep or unverified:
         digest = hashlib.sha256()
-        for chunk in ctx.store.stream(row.owner, row.hash, row.batch):
-            digest.update(chunk)
+        try:
+            for chunk in ctx.store.stream(row.owner, row.hash, row.batch):
+                digest.update(chunk)
+        except FragmentMissing:  # gone since its size was read (gc, or removed by hand)
+            return MISSING
         if digest.hexdigest() != row.hash:
             return CORRUPT
     return None

@@ -61,6 +61,11 @@ def get_user(session: Session, name: str) -> User:
     return user
 
 
+def get_by_id(session: Session, user_id: int) -> User | None:
+    """The user with this id (from the session's identity map when already loaded), or None."""
+    return session.get(User, user_id)
+
+
 @functools.cache
 def _dummy_password_hash() -> str:
     """A hash of the same cost as real ones (made the same way), for names without a password."""

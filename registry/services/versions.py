@@ -7,7 +7,6 @@ from packaging.version import Version as Pep440
 from sqlalchemy import select
 
 from .. import names
-from ..db import epoch
 from ..errors import Conflict, NotFound
 from ..models import Instance, Version
 from . import permissions
@@ -30,15 +29,14 @@ def list_versions(ctx: Context, owner: str, name: str) -> list[dict]:
             for _, user_version, hash_ in sorted(rows, key=lambda row: Pep440(row[0]))]
 
 
-def get_version(ctx: Context, owner: str, name: str, version: str) -> dict:
+def get_version(ctx: Context, owner: str, name: str, version: str) -> Instance:
     normalised = normalise(version)
     package = permissions.readable_package(ctx, owner, name)
     instance = ctx.session.scalar(select(Instance).join(Version, Version.instance_id == Instance.id)
                                   .where(Version.package_id == package.id, Version.version == normalised))
     if instance is None:
         raise NotFound(f"Version {normalised} does not exist")
-    return {"hash": instance.hash, "created_by": instance.created_by, "created_at": epoch(instance.created_at),
-            "updated_by": instance.updated_by, "updated_at": epoch(instance.updated_at)}
+    return instance
 
 
 def add_version(ctx: Context, owner: str, name: str, version: str, top_hash: str) -> None:

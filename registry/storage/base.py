@@ -8,7 +8,7 @@ import datetime as dt
 import re
 from typing import Iterable, Iterator
 
-from ..errors import BadRequest
+from ..errors import BadRequest, FragmentMissing
 
 OWNER_RE = re.compile(r"[A-Za-z0-9_]{1,64}\Z")  # \Z: "$" would let a trailing newline through
 OBJECTS, STAGING, UPLOADS, MULTIPART = "objs", "staging", "uploads", "multipart"
@@ -19,6 +19,11 @@ def object_key(owner: str, hash_: str, batch: str | None = None) -> str:
     """`objs/OWNER/HASH`, or `uploads/OWNER/BATCH/HASH` for a fragment that arrived in an
     upload batch (see `BlobStore.upload_batch`) and stays where it arrived."""
     return f"{OBJECTS}/{owner}/{hash_}" if batch is None else f"{UPLOADS}/{owner}/{batch}/{hash_}"
+
+
+def fragment_missing(key: str) -> FragmentMissing:
+    """What every store answers for a key that holds nothing (the key, never a path or a bucket)."""
+    return FragmentMissing(f"Blob storage holds no fragment at {key}")
 
 
 def batch_prefix(owner: str, batch: str) -> str:
@@ -71,7 +76,13 @@ class StoredObject:
 
 
 class BlobStore(abc.ABC):
-    """Fragments live at `objs/OWNER/HASH`; clients move the bytes through presigned URLs."""
+    """Fragments live at `objs/OWNER/HASH`; clients move the bytes through presigned URLs.
+
+    Whatever the store, a failure reaches callers as one of three errors (registry.errors):
+    `FragmentMissing` (404) where a method needs an object that is not there (`read`, `stream`),
+    `StorageAccessDenied` (503) where the store refuses the registry's own credentials or
+    permissions, and `StorageUnavailable` (503) where it does not answer or fails. Never an
+    OSError or a botocore error: those stop at the store."""
 
     def bind(self, base_url: str) -> "BlobStore":
         """The store as seen from one request (the local store needs the URL clients used)."""
@@ -112,11 +123,12 @@ class BlobStore(abc.ABC):
 
     @abc.abstractmethod
     def read(self, owner: str, hash_: str, limit: int, batch: str | None = None) -> bytes:
-        """The first `limit` bytes of a fragment (README previews)."""
+        """The first `limit` bytes of a fragment (README previews); FragmentMissing if it is not stored."""
 
     @abc.abstractmethod
     def stream(self, owner: str, hash_: str, batch: str | None = None) -> Iterator[bytes]:
-        """The fragment's bytes in chunks (verification)."""
+        """The fragment's bytes in chunks (verification); FragmentMissing, at the first chunk, if
+        it is not stored."""
 
     @abc.abstractmethod
     def delete(self, owner: str, hash_: str, batch: str | None = None) -> None:

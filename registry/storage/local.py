@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from ..errors import BadRequest, PayloadTooLarge, StorageUnavailable
+from ..errors import BadRequest, PayloadTooLarge, StorageAccessDenied, StorageUnavailable
 from .base import (MULTIPART, STAGING, TEMP_PREFIX, BlobStore, PendingMultipart, SignedRequest, StoredObject,
-                   UploadTarget, object_key, staging_key)
+                   UploadTarget, fragment_missing, object_key, staging_key)
 
 CHUNK = 1024 * 1024
 UPLOAD_ID = re.compile(r"[0-9a-f]{32}\Z")
@@ -40,6 +40,23 @@ def _place(source: Path, target: Path) -> None:
         # fragment that arrives in between has the same bytes (each was verified against its name).
         if not target.exists():
             os.replace(source, target)
+
+
+@contextlib.contextmanager
+def _storage_errors(what: str, key: str | None = None):
+    """No OSError gets past the store, as no botocore error gets past the S3 one: a file missing
+    where a `key` was asked for is a missing fragment, a refusal is the registry refused, and any
+    other failure (a full disk, a lost mount) a 503. Messages name the key, never the folder."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        if key is None:  # a folder of the store itself is gone
+            raise StorageUnavailable(f"Blob storage failed ({what}): {exc.strerror}") from exc
+        raise fragment_missing(key) from exc
+    except PermissionError as exc:
+        raise StorageAccessDenied(f"Blob storage refused the registry ({what}): {exc.strerror}") from exc
+    except OSError as exc:
+        raise StorageUnavailable(f"Blob storage failed ({what}): {exc.strerror or type(exc).__name__}") from exc
 
 
 def _no_batch(batch: str | None) -> None:
@@ -140,11 +157,12 @@ class LocalBlobStore(BlobStore):
 
     def sizes(self, owner: str, hashes: Iterable[str], batch: str | None = None) -> dict[str, int]:
         found = {}
-        for hash_ in hashes:
-            try:
-                found[hash_] = self.path(owner, hash_, batch).stat().st_size
-            except FileNotFoundError:
-                pass
+        with _storage_errors("sizes"):
+            for hash_ in hashes:
+                try:
+                    found[hash_] = self.path(owner, hash_, batch).stat().st_size
+                except FileNotFoundError:
+                    pass
         return found
 
     def write(self, owner: str, hash_: str, stream: BinaryIO, max_bytes: int | None = None) -> None:
@@ -159,55 +177,60 @@ class LocalBlobStore(BlobStore):
         self._receive(self.staging_path(owner, pusher, hash_), hash_, stream, max_bytes)
 
     def _receive(self, target: Path, hash_: str, stream: BinaryIO, max_bytes: int | None) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with _spooled(target.parent, stream, max_bytes, "fragment") as (tmp, digest):
-            if digest.hexdigest() != hash_:
-                raise BadRequest(f"The SHA-256 of the uploaded bytes is not {hash_}")
-            _place(tmp, target)
+        with _storage_errors("write"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with _spooled(target.parent, stream, max_bytes, "fragment") as (tmp, digest):
+                if digest.hexdigest() != hash_:
+                    raise BadRequest(f"The SHA-256 of the uploaded bytes is not {hash_}")
+                _place(tmp, target)
 
     def stored_sha256(self, owner: str, hash_: str, batch: str | None = None) -> str | None:
         # Nothing is kept here before its SHA-256 was checked against its name.
-        return hash_ if self.path(owner, hash_, batch).is_file() else None
+        with _storage_errors("checksum"):
+            return hash_ if self.path(owner, hash_, batch).is_file() else None
 
     def read(self, owner: str, hash_: str, limit: int, batch: str | None = None) -> bytes:
-        with open(self.path(owner, hash_, batch), "rb") as handle:
+        with _storage_errors("read", object_key(owner, hash_)), open(self.path(owner, hash_, batch), "rb") as handle:
             return handle.read(limit)
 
     def stream(self, owner: str, hash_: str, batch: str | None = None) -> Iterator[bytes]:
-        with open(self.path(owner, hash_, batch), "rb") as handle:
+        with _storage_errors("stream", object_key(owner, hash_)), open(self.path(owner, hash_, batch), "rb") as handle:
             while chunk := handle.read(CHUNK):
                 yield chunk
 
     def delete(self, owner: str, hash_: str, batch: str | None = None) -> None:
-        self.path(owner, hash_, batch).unlink(missing_ok=True)
+        with _storage_errors("delete"):
+            self.path(owner, hash_, batch).unlink(missing_ok=True)
 
     # Staging and garbage collection
 
     def staged_sizes(self, owner: str, pusher: str) -> dict[str, int]:
-        try:
-            entries = list(os.scandir(self.root / STAGING / owner / pusher))
-        except FileNotFoundError:
-            return {}
-        sizes = {}
-        for entry in entries:
-            if entry.name.startswith(TEMP_PREFIX):
-                continue
+        with _storage_errors("list staged"):
             try:
-                if entry.is_file():
-                    sizes[entry.name] = entry.stat().st_size
-            except FileNotFoundError:  # accepted by another request or collected by gc meanwhile
-                continue
+                entries = list(os.scandir(self.root / STAGING / owner / pusher))
+            except FileNotFoundError:
+                return {}
+            sizes = {}
+            for entry in entries:
+                if entry.name.startswith(TEMP_PREFIX):
+                    continue
+                try:
+                    if entry.is_file():
+                        sizes[entry.name] = entry.stat().st_size
+                except FileNotFoundError:  # accepted by another request or collected by gc meanwhile
+                    continue
         return sizes
 
     def accept_staged(self, owner: str, pusher: str, hash_: str, batch: str | None = None) -> bool:
         # `write` kept the staged file only because its SHA-256 is its name: verified already.
         staged = self.staging_path(owner, pusher, hash_)
         target = self.path(owner, hash_, batch)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            _place(staged, target)
-        except FileNotFoundError:  # removed since it was listed (gc, or another attempt)
-            return target.exists()
+        with _storage_errors("accept staged"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _place(staged, target)
+            except FileNotFoundError:  # removed since it was listed (gc, or another attempt)
+                return target.exists()
         return True
 
     # Transfers v2: parts are files under multipart/UPLOAD_ID/, joined and hashed on completion.
@@ -226,7 +249,8 @@ class LocalBlobStore(BlobStore):
 
     def start_multipart(self, target: UploadTarget) -> str:
         upload_id = secrets.token_hex(16)
-        self._parts_folder(upload_id).mkdir(parents=True)
+        with _storage_errors("start multipart upload"):
+            self._parts_folder(upload_id).mkdir(parents=True)
         return upload_id
 
     @staticmethod
@@ -245,32 +269,36 @@ class LocalBlobStore(BlobStore):
         folder = self._parts_folder(upload_id)
         if not folder.is_dir():
             raise BadRequest("No such multipart upload (completed or aborted)")
-        with _spooled(folder, stream, max_bytes, "part") as (tmp, digest):
+        with _storage_errors("write part"), _spooled(folder, stream, max_bytes, "part") as (tmp, digest):
             if base64.b64encode(digest.digest()).decode() != checksum:
                 raise BadRequest("BadDigest: the SHA-256 of the part is not the checksum it was signed for")
             os.replace(tmp, folder / f"{number:05d}")
 
     def uploaded_parts(self, target: UploadTarget, upload_id: str) -> dict[int, int] | None:
-        try:
-            entries = list(os.scandir(self._parts_folder(upload_id)))
-        except FileNotFoundError:
-            return None
-        return {int(entry.name): entry.stat().st_size for entry in entries if entry.name.isdigit()}
+        with _storage_errors("list parts"):
+            try:
+                entries = list(os.scandir(self._parts_folder(upload_id)))
+            except FileNotFoundError:
+                return None
+            return {int(entry.name): entry.stat().st_size for entry in entries if entry.name.isdigit()}
 
     def complete_multipart(self, target: UploadTarget, upload_id: str, checksums: list[str]) -> bool:
         folder = self._parts_folder(upload_id)
         path = (self.staging_path(target.owner, target.pusher, target.hash) if target.pusher
                 else self.path(target.owner, target.hash))
+        parts: list[BinaryIO] = []
         try:
-            parts = [open(folder / f"{number:05d}", "rb") for number in range(1, len(checksums) + 1)]
-        except FileNotFoundError:
-            return False
-        try:
+            with _storage_errors("complete multipart upload"):
+                try:
+                    for number in range(1, len(checksums) + 1):
+                        parts.append(open(folder / f"{number:05d}", "rb"))
+                except FileNotFoundError:
+                    return False
             self._receive(path, target.hash, _Joined(parts), None)
         except BadRequest:  # the joined bytes are not the fragment
             return False
         finally:
-            for part in parts:
+            for part in parts:  # those opened before a missing one too
                 part.close()
         shutil.rmtree(folder, ignore_errors=True)
         return True
@@ -279,31 +307,34 @@ class LocalBlobStore(BlobStore):
         shutil.rmtree(self._parts_folder(upload_id), ignore_errors=True)
 
     def pending_multiparts(self) -> Iterator[PendingMultipart]:
-        try:
-            entries = list(os.scandir(self.root / MULTIPART))
-        except FileNotFoundError:
-            return
-        for entry in entries:
+        with _storage_errors("list multipart uploads"):
             try:
-                modified = entry.stat().st_mtime
+                entries = list(os.scandir(self.root / MULTIPART))
             except FileNotFoundError:
-                continue
-            if UPLOAD_ID.match(entry.name):
-                yield PendingMultipart(None, entry.name, dt.datetime.fromtimestamp(modified, dt.timezone.utc))
+                return
+            for entry in entries:
+                try:
+                    modified = entry.stat().st_mtime
+                except FileNotFoundError:
+                    continue
+                if UPLOAD_ID.match(entry.name):
+                    yield PendingMultipart(None, entry.name, dt.datetime.fromtimestamp(modified, dt.timezone.utc))
 
     def list_objects(self, area: str) -> Iterator[StoredObject]:
-        for folder, _, files in os.walk(self.root / area):
-            for name in files:
-                path = Path(folder) / name
-                try:
-                    stat = path.stat()
-                except FileNotFoundError:
-                    continue  # removed meanwhile (a push moved it into place)
-                yield StoredObject(path.relative_to(self.root).as_posix(), stat.st_size,
-                                   dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc))
+        with _storage_errors("list"):
+            for folder, _, files in os.walk(self.root / area):  # (a folder it cannot read, it skips)
+                for name in files:
+                    path = Path(folder) / name
+                    try:
+                        stat = path.stat()
+                    except FileNotFoundError:
+                        continue  # removed meanwhile (a push moved it into place)
+                    yield StoredObject(path.relative_to(self.root).as_posix(), stat.st_size,
+                                       dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc))
 
     def delete_key(self, key: str) -> None:
-        (self.root / key).unlink(missing_ok=True)
+        with _storage_errors("delete"):
+            (self.root / key).unlink(missing_ok=True)
 
     def check(self) -> None:
         try:

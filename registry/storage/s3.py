@@ -17,9 +17,10 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import BadRequest, Forbidden, NotFound, StorageUnavailable
+from ..errors import (BadRequest, Conflict, Forbidden, NotFound, RegistryError, StorageAccessDenied,
+                      StorageUnavailable)
 from .base import (TEMP_PREFIX, BlobStore, PendingMultipart, SignedRequest, StoredObject, UploadTarget,
-                   batch_prefix, object_key, staging_key)
+                   batch_prefix, fragment_missing, object_key, staging_key)
 from .sigv4 import CHECKSUM_PARAMETER, PresignerV4, checksum_sha256, composite_checksum
 
 # Above this many fragments one listing of the owner's prefix beats a HEAD per fragment
@@ -58,13 +59,31 @@ def _code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
 
 
+# A HEAD's error has no body: only its status ("404", "403") is left for a code.
+MISSING_CODES = ("NoSuchKey", "404", "NotFound")
+# The store refuses the registry's own credentials or policy (a source bucket's refusal is the user's).
+DENIED_CODES = ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+                "ExpiredToken", "InvalidToken")
+
+
+def _storage_error(exc: BotoCoreError | ClientError, what: str, key: str | None = None) -> RegistryError:
+    """The storage error for a failure of S3: a missing object where a `key` was asked for (elsewhere
+    a 404 is a missing bucket: unavailable), the registry refused, or no (good) answer: a 503."""
+    code = _code(exc) if isinstance(exc, ClientError) else ""
+    if key is not None and code in MISSING_CODES:
+        return fragment_missing(key)
+    if code in DENIED_CODES:
+        return StorageAccessDenied(f"Blob storage refused the registry ({what}): {exc}")
+    return StorageUnavailable(f"Blob storage did not answer ({what}): {exc}")
+
+
 @contextlib.contextmanager
-def _storage_errors(what: str):
-    """Any failure to talk to S3 (timeouts, refused connections, error answers) is a 503."""
+def _storage_errors(what: str, key: str | None = None):
+    """No botocore error gets past the store: each becomes a storage error (`_storage_error`)."""
     try:
         yield
     except (BotoCoreError, ClientError) as exc:
-        raise StorageUnavailable(f"Blob storage did not answer ({what}): {exc}") from exc
+        raise _storage_error(exc, what, key) from exc
 
 
 class S3BlobStore(BlobStore):
@@ -147,6 +166,8 @@ class S3BlobStore(BlobStore):
                 response = session.get(url, timeout=self._timeouts)
             except requests.RequestException as exc:
                 raise StorageUnavailable(f"Blob storage did not answer (list): {exc}") from exc
+            if response.status_code == 403:
+                raise StorageAccessDenied("Blob storage refused the registry a listing: HTTP 403")
             if response.status_code != 200:
                 raise StorageUnavailable(f"Blob storage refused a listing: HTTP {response.status_code}")
             page = response.text
@@ -175,7 +196,7 @@ class S3BlobStore(BlobStore):
         try:
             return self.client.head_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch))["ContentLength"]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _code(exc) in MISSING_CODES:
                 return None
             raise
 
@@ -185,25 +206,31 @@ class S3BlobStore(BlobStore):
                 head = self.client.head_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch),
                                                ChecksumMode="ENABLED")
             except ClientError as exc:
-                if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                if _code(exc) in MISSING_CODES:
                     return None
                 raise
         return _whole_sha256(head.get("ChecksumSHA256"))
 
     def read(self, owner: str, hash_: str, limit: int, batch: str | None = None) -> bytes:
         # The first bytes, not the last (the original's suffix range read the tail: protocol.md 14.7).
-        with _storage_errors("read"):
-            response = self.client.get_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch),
-                                              Range=f"bytes=0-{limit - 1}")
+        key = object_key(owner, hash_, batch)
+        with _storage_errors("read", key):
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{limit - 1}")
+            except ClientError as exc:
+                if _code(exc) == "InvalidRange":  # S3's answer to a range of an empty object
+                    return b""
+                raise
             return response["Body"].read()
 
     def stream(self, owner: str, hash_: str, batch: str | None = None) -> Iterator[bytes]:
-        with _storage_errors("stream"):
-            body = self.client.get_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch))["Body"]
+        key = object_key(owner, hash_, batch)
+        with _storage_errors("stream", key):
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
             yield from body.iter_chunks(1024 * 1024)
 
     def delete(self, owner: str, hash_: str, batch: str | None = None) -> None:
-        with _storage_errors("delete"):
+        with _storage_errors("delete"):  # a missing key is no error to S3
             self.client.delete_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch))
 
     # Staging and garbage collection
@@ -320,22 +347,19 @@ class S3BlobStore(BlobStore):
         where = f"s3://{bucket}/{key}" + (f" (version {version_id})" if version_id else "")
         try:
             head = self.client.head_object(**source)
-        except ClientError as exc:
-            if _code(exc) in ("403", "AccessDenied", "AllAccessDisabled"):
-                raise Forbidden(f"The registry may not read {where}: grant it read access to bucket {bucket}") from None
-            if _code(exc) in ("404", "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "400", "InvalidArgument"):
-                raise NotFound(f"No object at {where}") from None
-            raise StorageUnavailable(f"Blob storage did not answer (read {where}): {exc}") from exc
-        except BotoCoreError as exc:
-            raise StorageUnavailable(f"Blob storage did not answer (read {where}): {exc}") from exc
+        except (BotoCoreError, ClientError) as exc:
+            raise _source_error(exc, where, bucket) from exc
         size = head["ContentLength"]
         if size > COPY_MAX_BYTES:
             raise BadRequest(f"{where} holds {size} bytes; objects of up to {COPY_MAX_BYTES} bytes can be imported")
         temporary = staging_key(owner, owner, f"{TEMP_PREFIX}import-{secrets.token_hex(16)}")
         with _storage_errors(f"copy {where}"):
             try:
-                self.client.copy_object(Bucket=self.bucket, Key=temporary, CopySource=source,
-                                        CopySourceIfMatch=head["ETag"], ChecksumAlgorithm="SHA256")
+                try:
+                    self.client.copy_object(Bucket=self.bucket, Key=temporary, CopySource=source,
+                                            CopySourceIfMatch=head["ETag"], ChecksumAlgorithm="SHA256")
+                except ClientError as exc:
+                    raise _source_error(exc, where, bucket) from exc
                 copied = self.client.head_object(Bucket=self.bucket, Key=temporary, ChecksumMode="ENABLED")
                 hash_ = _whole_sha256(copied.get("ChecksumSHA256")) or self._read_sha256(temporary)
                 if self._head_size(owner, hash_) is None:
@@ -374,7 +398,18 @@ class S3BlobStore(BlobStore):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def check(self) -> None:
-        try:
+        with _storage_errors(f"bucket {self.bucket}"):  # a 404 here: no such bucket, unavailable
             self._check_client.head_bucket(Bucket=self.bucket)
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageUnavailable(f"Bucket {self.bucket} is not reachable: {exc}") from exc
+
+
+def _source_error(exc: BotoCoreError | ClientError, where: str, bucket: str) -> RegistryError:
+    """An import's source refused or gone is the user's to fix (403/404); changed since its HEAD,
+    a conflict to retry; anything else, our storage's error."""
+    code = _code(exc) if isinstance(exc, ClientError) else ""
+    if code in ("403", "AccessDenied", "AllAccessDisabled"):
+        return Forbidden(f"The registry may not read {where}: grant it read access to bucket {bucket}")
+    if code in ("404", "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "400", "InvalidArgument"):
+        return NotFound(f"No object at {where}")
+    if code in ("PreconditionFailed", "412"):
+        return Conflict(f"{where} changed while it was imported; import it again")
+    return _storage_error(exc, f"read {where}")

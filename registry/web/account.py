@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 
-from ..api.context import db_session
 from ..errors import BadRequest
+from ..request_scope import db_session
 from ..services import accounts
 from .csrf import check_csrf
 from .login import sign_in

@@ -10,8 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from ..api.context import base_url, db_session
-from ..models import User, WebSession
+from ..request_scope import base_url, db_session
 from ..services import events, throttle, users, web_sessions
 from ..services.throttle import throttle_for
 from ..state import state
@@ -28,7 +27,7 @@ login_manager.login_message = "Sign in to see that page."
 class WebUser(UserMixin):
     """The signed-in person, kept apart from the ORM row so sessions never hold a DB object."""
 
-    def __init__(self, user: User, web_session: WebSession, secret: str):
+    def __init__(self, user, web_session, secret: str):  # rows from services.web_sessions
         self.id = secret  # what flask-login keeps in the cookie
         self.user_id = user.id
         self.name = user.name
@@ -47,14 +46,14 @@ def _load_user(secret: str):
     return WebUser(found[0], found[1], secret) if found else None
 
 
-def sign_in(user: User) -> None:
+def sign_in(user) -> None:
     """Start a web session for `user` in this browser."""
     secret, row = web_sessions.start_web_session(db_session(), user, request.user_agent.string)
     session.permanent = True
     login_user(WebUser(user, row, secret))
 
 
-def _check_password(name: str, password: str) -> User | None:
+def _check_password(name: str, password: str):
     """Throttled per address, per account from this address, and per account for addresses that
     failed for it (services/throttle.py): counted before the check and given back on success, so
     the limits count failures. A failure is an audit event, written in a transaction of its own:
@@ -86,7 +85,7 @@ def login():
     # Counted with the code, in this request's transaction: loading current_user may have written.
     throttle_for(current_app).attempt(throttle.CODE, account=current_user.name, address=request.remote_addr,
                                       within=db_session())
-    user = db_session().get(User, current_user.user_id)
+    user = users.get_by_id(db_session(), current_user.user_id)
     code = state().tokens.issue_code(db_session(), user)
     minutes = state().settings.login_code_seconds // 60
     response = render_template("code.html", code=code, minutes=minutes, registry_url=base_url())

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from ..api.context import db_session
 from ..errors import BadRequest
+from ..request_scope import db_session
 from ..services import users
+from ..state import state
 from .csrf import check_csrf
 
 bp = Blueprint("password", __name__)
@@ -15,7 +16,7 @@ bp = Blueprint("password", __name__)
 
 @bp.route("/password/<token>", methods=["GET", "POST"])
 def set_password(token: str):
-    secret_key = current_app.config["SECRET_KEY"]
+    secret_key = state().secret_key
     error, status = None, 200
     if request.method == "POST":
         check_csrf()

@@ -6,6 +6,7 @@ from flask import Blueprint, render_template, request
 
 from ..errors import BadRequest
 from ..services import listings
+from .view_models import listing_page
 from .viewer import viewer_context
 
 bp = Blueprint("search", __name__)
@@ -18,4 +19,4 @@ def search():
         page = listings.search_page(viewer_context(), query, request.args.get("cursor") or None)
     except BadRequest as exc:
         return render_template("search.html", page=None, query=query, error=exc.message), 400
-    return render_template("search.html", page=page, query=query, error=None)
+    return render_template("search.html", page=listing_page(page), query=query, error=None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..api.context import db_session
 from ..errors import BadRequest, Conflict
+from ..request_scope import db_session
 from ..services import accounts, throttle
 from ..services.throttle import throttle_for
 from .csrf import check_csrf

@@ -9,6 +9,7 @@ import json
 import os
 import threading
 import time
+from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -179,7 +180,8 @@ def test_a_big_download_comes_in_ranges_with_a_bar_of_its_own(server, tmp_path, 
 
 
 def bytes_read() -> int:
-    return int(dict(line.split(": ") for line in open("/proc/self/io").read().splitlines())["rchar"])
+    text = Path("/proc/self/io").read_text()
+    return int(dict(line.split(": ") for line in text.splitlines())["rchar"])
 
 
 def test_an_unchanged_file_is_not_read_again(tmp_path):

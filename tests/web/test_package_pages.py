@@ -152,6 +152,7 @@ def test_an_invisible_package_is_the_same_404_page_as_a_missing_one(registry, al
 def test_the_page_data_for_a_long_history(registry, alice):
     from registry.services import browse
     from registry.services.context import Actor, Context
+    from registry.web.view_models import package_page
 
     for number in range(3):
         push(registry, alice, files={"README": b"v%d" % number}, message=f"push {number}")
@@ -159,7 +160,7 @@ def test_the_page_data_for_a_long_history(registry, alice):
         alice_user = session.scalar(select(User).where(User.name == "alice"))
         ctx = Context(session=session, settings=registry.state.settings, store=registry.state.store,
                       actor=Actor(alice_user), base_url="https://data.example.org")
-        page = browse.package_page(ctx, "alice", "demo", log_rows=2)
+        page = package_page(browse.package_details(ctx, "alice", "demo"), ctx.base_url, log_rows=2)
     assert [entry["message"] for entry in page["log"]] == ["push 2", "push 1"] and page["log_total"] == 3
     assert page["install"] == ["export QUILT_PKG_URL=https://data.example.org", "quilt login",
                                "quilt install alice/demo"]

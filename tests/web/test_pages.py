@@ -125,7 +125,6 @@ def test_pages_have_labels_and_one_heading(registry, packages):
 
 
 def test_static_files(registry):
-    css = registry.client.get("/static/registry.css")
-    js = registry.client.get("/static/registry.js")
-    assert css.status_code == js.status_code == 200
-    assert "@media" in css.get_data(as_text=True) and "data-copy" in js.get_data(as_text=True)
+    with registry.client.get("/static/registry.css") as css, registry.client.get("/static/registry.js") as js:
+        assert css.status_code == js.status_code == 200
+        assert "@media" in css.get_data(as_text=True) and "data-copy" in js.get_data(as_text=True)

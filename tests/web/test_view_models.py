@@ -1,6 +1,7 @@
-"""The package page's file tree: display order, sizes, hashes, metadata and the row limit."""
+"""What the pages show of the services' data: the package page's file tree (display order, sizes,
+hashes, metadata, the row limit), badges and search excerpts."""
 
-from registry.services.browse import file_rows, visibility
+from registry.web.view_models import EXCERPT_CHARS, excerpt, file_rows, listed, visibility
 
 H = [c * 64 for c in "abcdef"]
 
@@ -40,3 +41,11 @@ def test_only_the_first_rows_are_listed_but_totals_cover_everything():
 
 def test_visibility_badges():
     assert [visibility(True, True), visibility(False, True), visibility(False, False)] == ["public", "team", "private"]
+
+
+def test_listed_packages_get_a_badge_and_search_hits_an_excerpt():
+    item = {"owner": "alice", "name": "demo", "is_public": False, "is_team": True, "updated_at": 5}
+    assert listed(item) == {"owner": "alice", "name": "demo", "visibility": "team", "updated_at": 5}
+    hit = listed({**item, "updated_at": None, "readme_preview": "# Demo\n\n  data  " + "word " * 100})
+    assert hit["excerpt"].startswith("# Demo data word") and hit["excerpt"].endswith("…")
+    assert len(hit["excerpt"]) <= EXCERPT_CHARS + 1 and excerpt(None) == ""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from registry.services.rendering import markdown_to_html, readme_to_html
+from registry.web.rendering import markdown_to_html, readme_to_html
 
 
 def test_markdown_is_rendered_with_tables_and_shifted_headings():
