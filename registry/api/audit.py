@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from ..schemas import responses
 from ..schemas.audit import AuditQuerySchema

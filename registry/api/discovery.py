@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, request
 
 from ..schemas import responses
 from ..schemas.packages import RecentArgs, SearchArgs

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from ..schemas import responses
 from ..schemas.packages import CommentSchema

@@ -7,7 +7,7 @@ means no limit.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint
 
 from ..config import Settings
 from ..schemas import packages as package_schemas

@@ -59,7 +59,7 @@ def multipart_status(token: str):
 @operation("Transfers", "Fresh URLs for the named parts", responses.PartUrls, body=PartNumbersSchema, auth=SIGNED_IN)
 def part_urls(token: str):
     ctx = _authenticated()
-    return jsonify(uploads.part_urls(ctx, _token(token), part_numbers(json_body() or {})))
+    return dumped(responses.PartUrls, uploads.part_urls(ctx, _token(token), part_numbers(json_body() or {})))
 
 
 @bp.post("/multipart/<token>/complete")

@@ -361,29 +361,19 @@ class Error(Schema):
     errors = fields.Raw(metadata={"description": "per field: what was wrong (validation errors only)"})
 
 
-class BodyLimits(Schema):
-    push_max_bytes = fields.Integer(required=True)
-    push_max_values = fields.Integer(required=True)
-    other_max_bytes = fields.Integer(required=True)
-    other_max_values = fields.Integer(required=True)
-    page_form_max_bytes = fields.Integer(required=True)
+def _whole_numbers(name: str, *keys: str) -> type[Schema]:
+    """A schema of required integers (the limits' groups: bytes, counts, seconds)."""
+    schema = Schema.from_dict({key: fields.Integer(required=True) for key in keys}, name=name)
+    schema.__module__ = __name__  # an answer, for the document's schema names
+    return schema
 
 
-class PushLimits(Schema):
-    max_fragments = fields.Integer(required=True)
-    max_tree_bytes = fields.Integer(required=True)
-    max_message_chars = fields.Integer(required=True)
-
-
-class UploadLimits(Schema):
-    max_fragment_bytes = fields.Integer(required=True)
-    max_put_bytes = fields.Integer(required=True)
-    multipart_threshold_bytes = fields.Integer(required=True)
-    min_part_bytes = fields.Integer(required=True)
-    max_parts = fields.Integer(required=True)
-    part_urls_per_request = fields.Integer(required=True)
-    max_open_multipart_uploads = fields.Integer(required=True)
-    url_expiry_seconds = fields.Integer(required=True)
+BodyLimits = _whole_numbers("BodyLimits", "push_max_bytes", "push_max_values", "other_max_bytes",
+                            "other_max_values", "page_form_max_bytes")
+PushLimits = _whole_numbers("PushLimits", "max_fragments", "max_tree_bytes", "max_message_chars")
+UploadLimits = _whole_numbers("UploadLimits", "max_fragment_bytes", "max_put_bytes", "multipart_threshold_bytes",
+                              "min_part_bytes", "max_parts", "part_urls_per_request",
+                              "max_open_multipart_uploads", "url_expiry_seconds")
 
 
 class RateLimits(Schema):

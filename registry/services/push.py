@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 
 from .. import names, tree
 from ..db import utcnow
-from ..errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
+from ..errors import BadRequest, Forbidden, NotFound
 from ..models import Access, Instance, Log, Package
 from . import blobs, fragment_sets, permissions, readme, tags, trees
 from .blobs import Stored

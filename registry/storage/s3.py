@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import base64
@@ -17,10 +16,10 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import (BadRequest, Conflict, Forbidden, NotFound, RegistryError, StorageAccessDenied,
-                      StorageUnavailable)
+from ..errors import BadRequest, StorageAccessDenied, StorageUnavailable
 from .base import (TEMP_PREFIX, BlobStore, PendingMultipart, SignedRequest, StoredObject, UploadTarget,
-                   batch_prefix, fragment_missing, object_key, staging_key)
+                   batch_prefix, object_key, staging_key)
+from .s3_errors import MISSING_CODES, error_code, source_error, storage_errors
 from .sigv4 import CHECKSUM_PARAMETER, PresignerV4, checksum_sha256, composite_checksum
 
 # Above this many fragments one listing of the owner's prefix beats a HEAD per fragment
@@ -53,37 +52,6 @@ def _whole_sha256(checksum: str | None) -> str | None:
     if not checksum or "-" in checksum:
         return None
     return base64.b64decode(checksum).hex()
-
-
-def _code(exc: ClientError) -> str:
-    return exc.response.get("Error", {}).get("Code", "")
-
-
-# A HEAD's error has no body: only its status ("404", "403") is left for a code.
-MISSING_CODES = ("NoSuchKey", "404", "NotFound")
-# The store refuses the registry's own credentials or policy (a source bucket's refusal is the user's).
-DENIED_CODES = ("AccessDenied", "403", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-                "ExpiredToken", "InvalidToken")
-
-
-def _storage_error(exc: BotoCoreError | ClientError, what: str, key: str | None = None) -> RegistryError:
-    """The storage error for a failure of S3: a missing object where a `key` was asked for (elsewhere
-    a 404 is a missing bucket: unavailable), the registry refused, or no (good) answer: a 503."""
-    code = _code(exc) if isinstance(exc, ClientError) else ""
-    if key is not None and code in MISSING_CODES:
-        return fragment_missing(key)
-    if code in DENIED_CODES:
-        return StorageAccessDenied(f"Blob storage refused the registry ({what}): {exc}")
-    return StorageUnavailable(f"Blob storage did not answer ({what}): {exc}")
-
-
-@contextlib.contextmanager
-def _storage_errors(what: str, key: str | None = None):
-    """No botocore error gets past the store: each becomes a storage error (`_storage_error`)."""
-    try:
-        yield
-    except (BotoCoreError, ClientError) as exc:
-        raise _storage_error(exc, what, key) from exc
 
 
 class S3BlobStore(BlobStore):
@@ -142,7 +110,7 @@ class S3BlobStore(BlobStore):
 
     def batch_sizes(self, owner: str, batch: str, expected: int = 0) -> dict[str, int]:
         prefix = batch_prefix(owner, batch)
-        with _storage_errors("list batch"):
+        with storage_errors("list batch"):
             return {key[len(prefix):]: size for key, size in self._list_fast(prefix, expected)}
 
     def _list_fast(self, prefix: str, expected: int | None = None) -> list[tuple[str, int]]:
@@ -179,7 +147,7 @@ class S3BlobStore(BlobStore):
 
     def sizes(self, owner: str, hashes: Iterable[str], batch: str | None = None) -> dict[str, int]:
         wanted = set(hashes)
-        with _storage_errors("sizes"):
+        with storage_errors("sizes"):
             if len(wanted) > LIST_THRESHOLD:
                 prefix = object_key(owner, "", batch)
                 listed = self._list_fast(prefix, expected=len(wanted))
@@ -196,17 +164,17 @@ class S3BlobStore(BlobStore):
         try:
             return self.client.head_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch))["ContentLength"]
         except ClientError as exc:
-            if _code(exc) in MISSING_CODES:
+            if error_code(exc) in MISSING_CODES:
                 return None
             raise
 
     def stored_sha256(self, owner: str, hash_: str, batch: str | None = None) -> str | None:
-        with _storage_errors("checksum"):
+        with storage_errors("checksum"):
             try:
                 head = self.client.head_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch),
                                                ChecksumMode="ENABLED")
             except ClientError as exc:
-                if _code(exc) in MISSING_CODES:
+                if error_code(exc) in MISSING_CODES:
                     return None
                 raise
         return _whole_sha256(head.get("ChecksumSHA256"))
@@ -214,37 +182,37 @@ class S3BlobStore(BlobStore):
     def read(self, owner: str, hash_: str, limit: int, batch: str | None = None) -> bytes:
         # The first bytes, not the last (the original's suffix range read the tail: protocol.md 14.7).
         key = object_key(owner, hash_, batch)
-        with _storage_errors("read", key):
+        with storage_errors("read", key):
             try:
                 response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{limit - 1}")
             except ClientError as exc:
-                if _code(exc) == "InvalidRange":  # S3's answer to a range of an empty object
+                if error_code(exc) == "InvalidRange":  # S3's answer to a range of an empty object
                     return b""
                 raise
             return response["Body"].read()
 
     def stream(self, owner: str, hash_: str, batch: str | None = None) -> Iterator[bytes]:
         key = object_key(owner, hash_, batch)
-        with _storage_errors("stream", key):
+        with storage_errors("stream", key):
             body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
             yield from body.iter_chunks(1024 * 1024)
 
     def delete(self, owner: str, hash_: str, batch: str | None = None) -> None:
-        with _storage_errors("delete"):  # a missing key is no error to S3
+        with storage_errors("delete"):  # a missing key is no error to S3
             self.client.delete_object(Bucket=self.bucket, Key=object_key(owner, hash_, batch))
 
     # Staging and garbage collection
 
     def staged_sizes(self, owner: str, pusher: str) -> dict[str, int]:
         prefix = staging_key(owner, pusher, "")
-        with _storage_errors("list staged"):
+        with storage_errors("list staged"):
             return {key[len(prefix):]: size for key, size in self._list_fast(prefix)}
 
     def accept_staged(self, owner: str, pusher: str, hash_: str, batch: str | None = None) -> bool:
         # The copy is conditional on the ETag of what was checked: the pusher still holds a PUT
         # URL and could swap the bytes between the check and the copy.
         staged = staging_key(owner, pusher, hash_)
-        with _storage_errors("verify staged"):
+        with storage_errors("verify staged"):
             try:
                 etag = self._verified_etag(staged, hash_)
                 if etag is None:
@@ -256,7 +224,7 @@ class S3BlobStore(BlobStore):
                                             CopySourceIfMatch=etag)
                 return True
             except ClientError as exc:
-                if _code(exc) in ("NoSuchKey", "404", "PreconditionFailed", "412"):
+                if error_code(exc) in ("NoSuchKey", "404", "PreconditionFailed", "412"):
                     # Gone or replaced since it was listed: not the bytes that were checked.
                     self.client.delete_object(Bucket=self.bucket, Key=staged)
                     return False
@@ -280,7 +248,7 @@ class S3BlobStore(BlobStore):
         return SignedRequest(url, {CHECKSUM_PARAMETER: checksum})
 
     def start_multipart(self, target: UploadTarget) -> str:
-        with _storage_errors("start multipart upload"):
+        with storage_errors("start multipart upload"):
             return self.client.create_multipart_upload(Bucket=self.bucket, Key=target.key,
                                                        ChecksumAlgorithm="SHA256")["UploadId"]
 
@@ -296,13 +264,13 @@ class S3BlobStore(BlobStore):
                                                                          UploadId=upload_id):
                 parts.extend(page.get("Parts", ()))
         except ClientError as exc:
-            if _code(exc) in ("NoSuchUpload", "404"):
+            if error_code(exc) in ("NoSuchUpload", "404"):
                 return None
             raise
         return parts
 
     def uploaded_parts(self, target: UploadTarget, upload_id: str) -> dict[int, int] | None:
-        with _storage_errors("list parts"):
+        with storage_errors("list parts"):
             parts = self._parts(target, upload_id)
         return None if parts is None else {part["PartNumber"]: part["Size"] for part in parts}
 
@@ -310,7 +278,7 @@ class S3BlobStore(BlobStore):
         # S3 checked every part against the checksum signed into its URL; the composite checksum
         # it computes from them proves the joined object is made of exactly those parts.
         expected = composite_checksum(checksums)
-        with _storage_errors("complete multipart upload"):
+        with storage_errors("complete multipart upload"):
             parts = self._parts(target, upload_id)
             if parts is None:
                 return False
@@ -321,7 +289,7 @@ class S3BlobStore(BlobStore):
                     MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etags[n], "ChecksumSHA256": c}
                                                for n, c in enumerate(checksums, 1)]})
             except ClientError as exc:
-                if _code(exc) in ("InvalidPart", "BadDigest", "InvalidDigest", "NoSuchUpload", "InvalidPartOrder"):
+                if error_code(exc) in ("InvalidPart", "BadDigest", "InvalidDigest", "NoSuchUpload", "InvalidPartOrder"):
                     return False
                 raise
             stored = answer.get("ChecksumSHA256") or self.client.head_object(
@@ -332,11 +300,11 @@ class S3BlobStore(BlobStore):
             return True
 
     def abort_multipart(self, key: str | None, upload_id: str) -> None:
-        with _storage_errors("abort multipart upload"):
+        with storage_errors("abort multipart upload"):
             try:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             except ClientError as exc:
-                if _code(exc) not in ("NoSuchUpload", "404"):
+                if error_code(exc) not in ("NoSuchUpload", "404"):
                     raise
 
     def import_object(self, owner: str, bucket: str, key: str, version_id: str | None) -> tuple[str, int]:
@@ -348,18 +316,18 @@ class S3BlobStore(BlobStore):
         try:
             head = self.client.head_object(**source)
         except (BotoCoreError, ClientError) as exc:
-            raise _source_error(exc, where, bucket) from exc
+            raise source_error(exc, where, bucket) from exc
         size = head["ContentLength"]
         if size > COPY_MAX_BYTES:
             raise BadRequest(f"{where} holds {size} bytes; objects of up to {COPY_MAX_BYTES} bytes can be imported")
         temporary = staging_key(owner, owner, f"{TEMP_PREFIX}import-{secrets.token_hex(16)}")
-        with _storage_errors(f"copy {where}"):
+        with storage_errors(f"copy {where}"):
             try:
                 try:
                     self.client.copy_object(Bucket=self.bucket, Key=temporary, CopySource=source,
                                             CopySourceIfMatch=head["ETag"], ChecksumAlgorithm="SHA256")
                 except ClientError as exc:
-                    raise _source_error(exc, where, bucket) from exc
+                    raise source_error(exc, where, bucket) from exc
                 copied = self.client.head_object(Bucket=self.bucket, Key=temporary, ChecksumMode="ENABLED")
                 hash_ = _whole_sha256(copied.get("ChecksumSHA256")) or self._read_sha256(temporary)
                 if self._head_size(owner, hash_) is None:
@@ -378,14 +346,14 @@ class S3BlobStore(BlobStore):
         return digest.hexdigest()
 
     def pending_multiparts(self) -> Iterator[PendingMultipart]:
-        with _storage_errors("list multipart uploads"):
+        with storage_errors("list multipart uploads"):
             for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket):
                 for item in page.get("Uploads", ()):
                     yield PendingMultipart(item["Key"], item["UploadId"],
                                            item["Initiated"].astimezone(dt.timezone.utc))
 
     def list_objects(self, area: str) -> Iterator[StoredObject]:
-        with _storage_errors("list"):
+        with storage_errors("list"):
             yield from self._list(f"{area}/")
 
     def _list(self, prefix: str) -> Iterator[StoredObject]:
@@ -394,22 +362,9 @@ class S3BlobStore(BlobStore):
                 yield StoredObject(item["Key"], item["Size"], item["LastModified"].astimezone(dt.timezone.utc))
 
     def delete_key(self, key: str) -> None:
-        with _storage_errors("delete"):
+        with storage_errors("delete"):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def check(self) -> None:
-        with _storage_errors(f"bucket {self.bucket}"):  # a 404 here: no such bucket, unavailable
+        with storage_errors(f"bucket {self.bucket}"):  # a 404 here: no such bucket, unavailable
             self._check_client.head_bucket(Bucket=self.bucket)
-
-
-def _source_error(exc: BotoCoreError | ClientError, where: str, bucket: str) -> RegistryError:
-    """An import's source refused or gone is the user's to fix (403/404); changed since its HEAD,
-    a conflict to retry; anything else, our storage's error."""
-    code = _code(exc) if isinstance(exc, ClientError) else ""
-    if code in ("403", "AccessDenied", "AllAccessDisabled"):
-        return Forbidden(f"The registry may not read {where}: grant it read access to bucket {bucket}")
-    if code in ("404", "NoSuchKey", "NoSuchBucket", "NoSuchVersion", "400", "InvalidArgument"):
-        return NotFound(f"No object at {where}")
-    if code in ("PreconditionFailed", "412"):
-        return Conflict(f"{where} changed while it was imported; import it again")
-    return _storage_error(exc, f"read {where}")
