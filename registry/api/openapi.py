@@ -5,6 +5,7 @@ and their marshmallow schemas, served at /api/openapi.json; and a reference page
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import re
 
 from apispec import APISpec
@@ -89,13 +90,15 @@ def build_document(app: Flask) -> dict:
     paths: dict[str, dict] = {}
     parameters: dict[str, list] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        contract = getattr(app.view_functions[rule.endpoint], "operation", None)
+        view = app.view_functions[rule.endpoint]
+        contract = getattr(view, "operation", None)
         if contract is None:
             continue
         path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule)
         parameters[path] = [_path_parameter(arg) for arg in _arguments(rule.rule)]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(contract, rule.endpoint, path)
+            paths.setdefault(path, {})[method.lower()] = _operation(contract, rule.endpoint, path,
+                                                                    inspect.getdoc(view) or "")
     for path, operations in paths.items():
         spec.path(path=path, operations=operations, parameters=parameters[path])
     return _ecma_patterns(spec.to_dict())
@@ -110,7 +113,7 @@ def _path_parameter(name: str) -> dict:
             "description": PARAMETER_DESCRIPTIONS.get(name, name.replace("_", " "))}
 
 
-def _operation(contract: Operation, endpoint: str, path: str) -> dict:
+def _operation(contract: Operation, endpoint: str, path: str, docstring: str) -> dict:
     answer = {"200": {"description": contract.response.__doc__ or "Done.",
                       "content": {"application/json": {"schema": contract.response}}}}
     for status in sorted(_errors(contract, path)):
@@ -118,13 +121,12 @@ def _operation(contract: Operation, endpoint: str, path: str) -> dict:
     answer["default"] = {"$ref": "#/components/responses/503"}
     described = {"operationId": endpoint.replace(".", "_"), "tags": [contract.tag], "summary": contract.summary,
                  "security": SECURITY[contract.auth], "responses": answer}
-    if contract.description:
-        described["description"] = contract.description
+    if contract.description or docstring:  # the view's docstring says more than its summary
+        described["description"] = contract.description or " ".join(docstring.split())
     if contract.query is not None:
         described["parameters"] = [{"in": "query", "schema": contract.query}]
     if contract.body is not None:
-        schema = contract.body if isinstance(contract.body, dict) else contract.body
-        described["requestBody"] = {"required": True, "content": {contract.body_type: {"schema": schema}}}
+        described["requestBody"] = {"required": True, "content": {contract.body_type: {"schema": contract.body}}}
     return described
 
 
