@@ -6,9 +6,6 @@ from flask import current_app
 
 from .runtime import Runtime
 
-# The name the web code knew it by: the same object the CLI gets from build_runtime.
-RegistryState = Runtime
-
 
 def state() -> Runtime:
     return current_app.extensions["registry"]
