@@ -20,6 +20,7 @@ import os
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -166,36 +167,23 @@ class Bench:
 
     # 1. A big file: SDK push and install vs boto3 upload_file and download_file
 
-    def round_trip(self, size: int, label: str) -> None:
+    def round_trip(self, size: int, label: str, repeat: int) -> None:
         heading(f"Round trip of a {size / MiB:,.0f} MiB file: SDK vs boto3 (same SeaweedFS)")
-        source = random_file(self.tmp / f"{label}.bin", size)
-        home, pusher, sent = self.machine(f"{label}-pusher")
-        top_hash = None
-
-        def push():
-            nonlocal top_hash
-            top_hash = Package().set("big.bin", source).push(f"{USER}/{label}", self.url, client=pusher)
-
-        sdk_push = timed(push)
-        shutil.rmtree(home / "data" / "objs")  # the push's copy of the file: disk, for --big-size
-        reader_home, reader, _ = self.machine(f"{label}-reader")
-        dest = self.tmp / f"{label}-installed"
-        sdk_install = timed(lambda: Package.install(f"{USER}/{label}", self.url, dest=dest, top_hash=top_hash,
-                                                    client=reader))
-        if (dest / "big.bin").stat().st_size != size:
-            raise RuntimeError("the installed file has the wrong size")
-        shutil.rmtree(dest)
-        shutil.rmtree(reader_home)
         config = TransferConfig(multipart_threshold=self.part, multipart_chunksize=self.part,
                                 max_concurrency=self.args.workers)
-        key, copy = f"boto3/{label}.bin", self.tmp / f"{label}-boto3.bin"
-        boto_up = timed(lambda: self.boto3.upload_file(str(source), BUCKET, key, Config=config))
-        boto_down = timed(lambda: self.boto3.download_file(BUCKET, key, str(copy), Config=config))
-        copy.unlink()
-        source.unlink()
+        times = {"push": [], "install": [], "upload_file": [], "download_file": []}
+        for run in range(repeat):  # interleaved, so a noisy moment of the machine hits both sides
+            source = random_file(self.tmp / f"{label}.bin", size)  # new bytes: nothing is stored yet
+            sent = self._sdk_round_trip(source, f"{label}-{run}", times)
+            key, copy = f"boto3/{label}-{run}.bin", self.tmp / f"{label}-boto3.bin"
+            times["upload_file"].append(timed(lambda: self.boto3.upload_file(str(source), BUCKET, key, Config=config)))
+            times["download_file"].append(timed(lambda: self.boto3.download_file(BUCKET, key, str(copy), Config=config)))
+            copy.unlink()
+            source.unlink()
         rows = []
-        for what, ours, theirs in (("push / upload_file", sdk_push, boto_up),
-                                   ("install / download_file", sdk_install, boto_down)):
+        for what, ours, theirs in (("push / upload_file", "push", "upload_file"),
+                                   ("install / download_file", "install", "download_file")):
+            ours, theirs = statistics.median(times[ours]), statistics.median(times[theirs])
             speed = theirs / ours  # SDK MiB/s over boto3 MiB/s
             ok = speed >= SPEED_GOAL
             rows.append([what, seconds(ours), mibs(size, ours), seconds(theirs), mibs(size, theirs), ratio(speed),
@@ -204,9 +192,31 @@ class Bench:
                              f"{ratio(speed)} ({mibs(size, ours)} vs {mibs(size, theirs)} MiB/s)", f">= {SPEED_GOAL}x", ok)
         table(["SDK / boto3", "SDK s", "SDK MiB/s", "boto3 s", "boto3 MiB/s", "SDK / boto3 speed", "goal", "result"],
               rows)
-        print(f"SDK: {len(puts(sent))} PUTs of {sent_bytes(sent) / MiB:,.1f} MiB; the push includes hashing the "
-              f"file into the local store, the install the copy out of it. boto3 {self.part // MiB} MiB parts, "
+        print(f"Medians of {repeat} interleaved runs, each with new bytes ("
+              + "; ".join(f"{what} {', '.join(f'{t:.1f}' for t in runs)} s" for what, runs in times.items())
+              + f"). SDK: {len(puts(sent))} PUTs of {sent_bytes(sent) / MiB:,.1f} MiB; the push includes hashing "
+              f"the file where it is, the install moving it into place. boto3 {self.part // MiB} MiB parts, "
               f"max_concurrency {self.args.workers}, its default checksums.", flush=True)
+
+    def _sdk_round_trip(self, source: Path, label: str, times: dict) -> list:
+        """Push `source` as a new package and install it on a new machine; returns the pusher's blob requests."""
+        home, pusher, sent = self.machine(f"{label}-pusher")
+        top_hash = None
+
+        def push():
+            nonlocal top_hash
+            top_hash = Package().set("big.bin", source).push(f"{USER}/{label}", self.url, client=pusher)
+
+        times["push"].append(timed(push))
+        reader_home, reader, _ = self.machine(f"{label}-reader")
+        dest = self.tmp / f"{label}-installed"
+        times["install"].append(timed(lambda: Package.install(f"{USER}/{label}", self.url, dest=dest,
+                                                              top_hash=top_hash, client=reader)))
+        if (dest / "big.bin").stat().st_size != source.stat().st_size:
+            raise RuntimeError("the installed file has the wrong size")
+        for folder in (dest, reader_home, home):  # disk, for --big-size
+            shutil.rmtree(folder)
+        return sent
 
     # 2. A push SIGKILLed at half its parts, pushed again
 
@@ -282,6 +292,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=size_arg, default=GiB, help="the big file (default 1GiB)")
     parser.add_argument("--big-size", type=size_arg, default=0, help="also a round trip of this size (e.g. 6GiB)")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved runs of the --size round trip (3)")
     parser.add_argument("--small-files", type=int, default=100_000, help="files of the small-files push (100000)")
     parser.add_argument("--part-mib", type=int, default=64, help="REGISTRY_UPLOAD_PART_BYTES and multipart threshold")
     parser.add_argument("--workers", type=int, default=8, help="SDK workers and boto3 max_concurrency (8)")
@@ -294,10 +305,10 @@ def main() -> None:
     try:
         with contextlib.ExitStack() as stack:
             bench = Bench(args, tmp, stack)
-            steps = [("round trip", lambda: bench.round_trip(args.size, "big")), ("resume", bench.resume),
+            steps = [("round trip", lambda: bench.round_trip(args.size, "big", args.repeat)), ("resume", bench.resume),
                      ("small files", bench.small_files)]
             if args.big_size:
-                steps.append(("big round trip", lambda: bench.round_trip(args.big_size, "bigger")))
+                steps.append(("big round trip", lambda: bench.round_trip(args.big_size, "bigger", 1)))
             for name, step in steps:
                 try:
                     step()

@@ -101,11 +101,18 @@ class PackageEntry:
             raise UsageError(f"This entry is stored as {len(self.hashes or [])} fragments (a DataFrame "
                              "built by quilt), not as one file.", "Use deserialize() to load it.")
         self._ensure_local()
+        return open(self._readable(self.hashes[0]), "rb")
+
+    def _readable(self, hash_: str) -> Path:
         store = self._store()
-        if not store.has(self.hashes[0]):
-            raise PathNotFound(f"Fragment {self.hashes[0]} is not in the local store.",
+        stored = store.readable(hash_)
+        if stored is None and self._origin is not None:  # a local copy that failed its check
+            self._origin.ensure_local({hash_})
+            stored = store.readable(hash_)
+        if stored is None:
+            raise PathNotFound(f"Fragment {hash_} is not in the local store.",
                                "Browse or install the package from its registry first.")
-        return open(store.path(self.hashes[0]), "rb")
+        return stored
 
     def _store(self):
         client = self._origin.client if self._origin else self._client
@@ -129,6 +136,11 @@ class PackageEntry:
             for number, hash_ in enumerate(self.hashes):
                 self._store().copy_out(hash_, dest / f"part-{number:05d}.parquet")
             return dest
+        if self._source is None and self.hash is not None:
+            self._ensure_local()
+            self._readable(self.hash)  # downloaded again if a local copy failed its check
+            self._store().copy_out(self.hash, dest)
+            return dest
         dest.parent.mkdir(parents=True, exist_ok=True)
         with self._open() as reader, open(dest, "wb") as writer:
             while chunk := reader.read(1024 * 1024):
@@ -143,7 +155,7 @@ class PackageEntry:
             pandas = _pandas()
             if self.target == "pandas" or suffix == ".parquet":
                 self._ensure_local()
-                frames = [pandas.read_parquet(self._store().path(h)) for h in self.hashes or ()]
+                frames = [pandas.read_parquet(self._readable(h)) for h in self.hashes or ()]
                 return frames[0] if len(frames) == 1 else pandas.concat(frames, ignore_index=True)
             with self._open() as handle:
                 return pandas.read_csv(handle, sep="\t" if suffix == ".tsv" else ",")

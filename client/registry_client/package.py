@@ -7,13 +7,14 @@ import json
 import os
 import posixpath
 from pathlib import Path
+from typing import Callable
 
 from . import api
 from .client import Client, resolve
 from .entries import Origin, PackageDir, PackageEntry
 from .errors import Forbidden, IntegrityError, NotFound, PathNotFound, TransferError, UsageError
 from .store import ObjectStore
-from .uploads import Planned, PlannedUploads
+from .uploads import Planned, PlannedUploads, part_sizer
 from .tree import FILE, build_tree, metadata_fragment, object_hashes, read_tree, split_key, tophash
 
 RAW_FILE = {"q_ext": "id", "q_target": "file"}  # what `quilt build` records for a file kept as is
@@ -109,7 +110,7 @@ class Package(PackageDir):
                 yield key, child
                 yield from self._dirs(child, key + "/")
 
-    def _manifest(self, client: Client) -> tuple[str, dict]:
+    def _manifest(self, client: Client, add_file: Callable[[Path], tuple[str, int]]) -> tuple[str, dict]:
         store = client.store
 
         def fragment(meta: dict) -> str | None:
@@ -117,7 +118,7 @@ class Package(PackageDir):
 
         leaves = {}
         for key, entry in self.walk():
-            _store_entry(entry, client)
+            _store_entry(entry, client, add_file)
             node = copy.deepcopy(entry._node) if entry._node else {"type": FILE, "metadata": dict(RAW_FILE)}
             node.pop("metadata_hash", None)
             node["hashes"] = list(entry.hashes)
@@ -130,12 +131,14 @@ class Package(PackageDir):
         return tophash(root), root
 
     def build(self, name: str, *, client: Client | None = None) -> str:
-        """Save the package in the local store only (no registry); returns its top hash."""
-        return self._build(name, resolve(client))[0]
+        """Save the package in the local store only (no registry), its files copied in, so that it
+        no longer depends on them; returns its top hash."""
+        client = resolve(client)
+        return self._build(name, client, client.store.add_file)[0]
 
-    def _build(self, name: str, client: Client) -> tuple[str, dict]:
+    def _build(self, name: str, client: Client, add_file: Callable[[Path], tuple[str, int]]) -> tuple[str, dict]:
         api.parse_name(name)
-        self.top_hash, contents = self._manifest(client)
+        self.top_hash, contents = self._manifest(client, add_file)
         client.store.save_manifest(name, self.top_hash, contents)
         return self.top_hash, contents
 
@@ -147,7 +150,11 @@ class Package(PackageDir):
         client = resolve(client)
         session = client.session(registry)
         imported = self._import_s3_sources(session, owner, package)
-        top_hash, contents = self._build(name, client)
+        # Files are hashed where they are, not copied (the upload reads them, and blob storage
+        # checks every byte), with the parts of those that go up in parts in the same read.
+        sizer = part_sizer(session)
+        top_hash, contents = self._build(
+            name, client, lambda path: client.store.add_file(path, copy=False, part_size=sizer))
         hashes = object_hashes(contents)
         origins = {h: e._origin for _, e in self.walk() for h in (e.hashes or ()) if e._origin}
         sizes = {h: imported[h] if h in imported else _size(client.store, h, origins) for h in hashes}
@@ -163,7 +170,7 @@ class Package(PackageDir):
         if set(plan) != hashes:
             raise TransferError("The registry answered the push plan for other fragments than the package has.")
         PlannedUploads(client.transfers(), session, owner, package, client.store).run(
-            [Planned(h, client.store.path(h), sizes[h], plan[h],
+            [Planned(h, client.store.locate(h), sizes[h], plan[h],
                      ensure=(lambda h=h: origins[h].ensure_local({h})) if h in origins else None)
              for h in sorted(hashes)], label=f"Pushing {name}")
         path = f"/api/package/{owner}/{package}/{top_hash}"
@@ -259,15 +266,16 @@ def _q_path(key: str, entry: PackageEntry) -> str:
     return key
 
 
-def _store_entry(entry: PackageEntry, client: Client) -> None:
-    """Hash a file or bytes into the local store (so the package no longer depends on them)."""
+def _store_entry(entry: PackageEntry, client: Client, add_file: Callable[[Path], tuple[str, int]]) -> None:
+    """Hash a file (with `add_file`: copied in, or for a push referenced where it is) or bytes
+    into the local store."""
     if isinstance(entry._source, str):
         raise UsageError(f"{entry._source} is copied by the registry when the package is pushed.",
                          "Push the package (build() keeps packages on this machine only).")
     if isinstance(entry._source, Path):
         if not entry._source.is_file():
             raise PathNotFound(f"The file {str(entry._source)!r} is gone.", "Put it back or set() another.")
-        entry.hashes, entry.size = [(result := client.store.add_file(entry._source))[0]], result[1]
+        entry.hashes, entry.size = [(result := add_file(entry._source))[0]], result[1]
     elif isinstance(entry._source, bytes):
         entry.hashes, entry.size = [(result := client.store.add_bytes(entry._source))[0]], result[1]
     else:
@@ -287,7 +295,7 @@ def _load_meta(store: ObjectStore, meta_hash: str | None) -> dict:
     if not meta_hash:
         return {}
     try:
-        meta = json.loads(store.path(meta_hash).read_bytes())
+        meta = json.loads((store.readable(meta_hash) or store.path(meta_hash)).read_bytes())
     except (FileNotFoundError, ValueError):
         raise IntegrityError(f"The metadata fragment {meta_hash} is missing or not JSON.") from None
     return meta if isinstance(meta, dict) else {}

@@ -14,12 +14,33 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
-from .errors import TransferError
+from .errors import ClientError, TransferError
 from .progress import Progress
 from .store import ObjectStore, part_sha256s
 from .transfer import Transfers, _Body, _excerpt
 
 EXPIRED = 403  # what S3 (and the local store) answer for an expired or refused signature
+MiB = 1024 ** 2
+
+
+def part_sizer(session) -> Callable[[int], int | None]:
+    """The part size the registry's push plan will give a fragment of a given size (None: one
+    PUT), by the rule its `/api/limits` publishes; a push hashes those parts while it hashes the
+    file. Without the limits (an older registry), nothing is predicted."""
+    try:
+        limits = session.request("GET", "/api/limits")["uploads"]
+        threshold, smallest, most = (int(limits[k]) for k in ("multipart_threshold_bytes", "min_part_bytes", "max_parts"))
+    except (ClientError, KeyError, TypeError, ValueError):
+        return lambda size: None
+    if smallest <= 0 or most <= 0:
+        return lambda size: None
+
+    def part_size(size: int) -> int | None:
+        if size <= threshold:
+            return None
+        fewest = -(-size // most)  # the smallest part size that keeps within `most` parts
+        return max(smallest, -(-fewest // MiB) * MiB)
+    return part_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,9 +129,17 @@ class PlannedUploads:
                     progress.advance(size)
                     return
                 continue
+            if self._changed(hash_, path):  # what blob storage refused is the file's new bytes
+                raise TransferError(f"{path} changed while it was being pushed "
+                                    f"(blob storage refused its bytes: HTTP {response.status_code}).",
+                                    "Run the push again: it hashes the file anew.")
             raise TransferError(f"Blob storage refused the upload of {hash_[:12]}: "
                                 f"HTTP {response.status_code} {_excerpt(response)}",
                                 "Run the push again: what was uploaded is not sent again.")
+
+    def _changed(self, hash_: str, path: Path) -> bool:
+        """Whether `path`, a file the push hashed where it is, is no longer as it was then."""
+        return self.store is not None and path != self.store.path(hash_) and self.store.locate(hash_) != path
 
     def _replan(self, item: Planned) -> dict | None:
         """A fresh single-upload URL for one fragment (its URL expired): the plan asked again."""
@@ -128,8 +157,9 @@ class PlannedUploads:
         try:  # the store keeps them (the resume state of a big push); a bare file is read once
             checksums = (self.store.part_checksums(item.hash, part_size) if self.store is not None
                          else part_sha256s(item.path, item.size, part_size))
-        except ValueError:
-            raise TransferError(f"{item.path} changed while it was being pushed.") from None
+        except (ValueError, OSError):
+            raise TransferError(f"{item.path} changed while it was being pushed.",
+                                "Run the push again: it hashes the file anew.") from None
         upload = self.session.request("POST", f"/api/v2/multipart/{self.owner}/{self.package}",
                                       json_body={"hash": item.hash, "size": item.size, "checksums": checksums})
         if upload.get("stored"):

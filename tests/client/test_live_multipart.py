@@ -9,12 +9,16 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 
 from registry import Settings
+from registry.services.uploads import part_size_for
 from registry_client import Package, config
+from registry_client.errors import NotFound, TransferError
 from registry_client.transfer import RangedFile
+from registry_client.uploads import part_sizer
 from tests.client.conftest import files_of, sha256
 
 MiB = 1024 ** 2
@@ -39,6 +43,7 @@ def test_a_big_file_goes_up_in_parts_and_comes_back_whole(machine, tmp_path):
     alice = machine("alice", "alice")
     top_hash = Package().set_dir("", source).push("alice/big", alice.registry, client=alice.client)
     assert {r.method for r in alice.blob_requests} == {"PUT"}  # the plan replaces every HEAD
+    assert not alice.client.store.path(sha256(files_of(source)["big.bin"])).exists(), "pushed from where it is"
     assert len(part_puts(alice)) == 5
     assert len(alice.sent("PUT")) == 5 + 1  # the parts and small.txt
     if "/blobs/" not in part_puts(alice)[0].url:  # S3: every part carries the checksum its URL signs
@@ -50,12 +55,17 @@ def test_a_big_file_goes_up_in_parts_and_comes_back_whole(machine, tmp_path):
     interrupted = RangedFile(reader.client.store.partial_path(big), 21 * MiB, PART)
     interrupted.write(1, files_of(source)["big.bin"][PART:PART + MiB])
     interrupted.close()
+    reader.client.store.move_above = 20 * MiB  # big.bin is moved into place, not copied there
     Package.install("alice/big", reader.registry, top_hash=top_hash, dest=tmp_path / "copy", client=reader.client)
     assert files_of(tmp_path / "copy") == files_of(source)
+    assert not reader.client.store.path(big).exists()
     ranges = sorted(r.headers["Range"] for r in reader.sent("GET") if big in r.url)
     assert ranges == sorted([f"bytes=0-{PART - 1}", f"bytes={PART + MiB}-{2 * PART - 1}"]
                             + [f"bytes={n * PART}-{min((n + 1) * PART, 21 * MiB) - 1}" for n in (2, 3, 4)])
     assert list(reader.client.store.tmp.iterdir()) == []
+    reader.blob_requests.clear()  # installed again: read back from the first copy, its hash checked
+    Package.install("alice/big", reader.registry, top_hash=top_hash, dest=tmp_path / "second", client=reader.client)
+    assert files_of(tmp_path / "second") == files_of(source) and reader.sent("GET") == []
 
     # What an interrupted install left was damaged: caught by the hash, fetched again whole.
     damaged = machine("damaged", "alice")
@@ -105,3 +115,42 @@ def test_a_push_killed_halfway_through_a_big_file_resumes_with_the_missing_parts
     reader = machine("reader", "alice")
     Package.install("alice/resumed", reader.registry, top_hash=top_hash, dest=tmp_path / "copy", client=reader.client)
     assert files_of(tmp_path / "copy") == files_of(source)
+
+
+def test_a_file_that_changes_while_it_is_pushed_is_refused_not_committed(machine, tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    big = source / "big.bin"
+    big.write_bytes(os.urandom(4 * PART + 1000))
+    alice = machine("alice", "alice")
+    parts = []
+
+    def overwrite_after_the_first_part(request):
+        if "partNumber=" in request.url or "/blobs/multipart/" in request.url:
+            parts.append(request.url)
+            if len(parts) == 1:  # same size, other bytes, written in place like an editor would
+                with open(big, "r+b") as handle:
+                    handle.seek(3 * PART)
+                    handle.write(os.urandom(PART))
+    alice.client.on_blob_request, alice.client.workers = overwrite_after_the_first_part, 1
+    with pytest.raises(TransferError) as refused:
+        Package().set_dir("", source).push("alice/changing", alice.registry, client=alice.client)
+    assert "changed while it was being pushed" in str(refused.value)
+    with pytest.raises(NotFound):
+        Package.browse("alice/changing", alice.registry, client=alice.client)
+    # Pushed again, the file is hashed anew and goes up as it now is.
+    alice.client.on_blob_request = alice.blob_requests.append
+    top_hash = Package().set_dir("", source).push("alice/changing", alice.registry, client=alice.client)
+    reader = machine("reader", "alice")
+    Package.install("alice/changing", reader.registry, top_hash=top_hash, dest=tmp_path / "copy", client=reader.client)
+    assert files_of(tmp_path / "copy") == files_of(source)
+
+
+def test_the_sdk_predicts_the_part_size_the_registry_will_give(machine, storage_settings):
+    """A push hashes a big file's parts while it hashes the file, with the part size the plan
+    will give it, by the rule /api/limits publishes."""
+    sizer = part_sizer((alice := machine("alice", "alice")).client.session(alice.registry))
+    context = types.SimpleNamespace(settings=storage_settings)
+    assert sizer(PART) is None and sizer(PART + 1) == part_size_for(context, PART + 1) == PART
+    for size in (21 * MiB, 10_000 * PART + 1, 7 * 1024 ** 3, 5 * 1024 ** 4):
+        assert sizer(size) == part_size_for(context, size), size
