@@ -89,6 +89,9 @@ class Settings:
     multipart_threshold_bytes: int = 64 * 1024 ** 2
     upload_part_bytes: int = 64 * 1024 ** 2
     part_urls_per_request: int = 100
+    # An s3:// import above this is copied inside S3 in parts of this size (UploadPartCopy; one
+    # CopyObject copies at most 5 GiB).
+    s3_copy_part_bytes: int = 5 * 1024 ** 3
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -114,6 +117,8 @@ class Settings:
         if not 0 < self.upload_part_bytes <= self.multipart_threshold_bytes <= 5 * 1024 ** 3:
             raise ValueError("REGISTRY_UPLOAD_PART_BYTES must be positive and at most "
                              "REGISTRY_MULTIPART_THRESHOLD_BYTES, itself at most 5 GiB (S3's largest single PUT)")
+        if not 5 * 1024 ** 2 <= self.s3_copy_part_bytes <= 5 * 1024 ** 3:
+            raise ValueError("REGISTRY_S3_COPY_PART_BYTES must be between 5 MiB and 5 GiB (S3's part sizes)")
         if not 1 <= self.part_urls_per_request <= 10_000:
             raise ValueError("REGISTRY_PART_URLS_PER_REQUEST must be between 1 and 10000")
 

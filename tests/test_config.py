@@ -28,6 +28,8 @@ def test_every_setting_is_read_from_its_variable(tmp_path):
     ({"REGISTRY_STORAGE": "ftp"}, "REGISTRY_STORAGE must be 'local' or 's3'"),
     ({"REGISTRY_S3_CREATE_BUCKET": "maybe"}, "REGISTRY_S3_CREATE_BUCKET: not a boolean"),
     ({"REGISTRY_URL_EXPIRY_SECONDS": "soon"}, "REGISTRY_URL_EXPIRY_SECONDS"),
+    ({"REGISTRY_S3_COPY_PART_BYTES": "1048576"}, "REGISTRY_S3_COPY_PART_BYTES must be between 5 MiB and 5 GiB"),
+    ({"REGISTRY_S3_COPY_PART_BYTES": str(6 * 1024 ** 3)}, "REGISTRY_S3_COPY_PART_BYTES must be between"),
 ])
 def test_bad_values_are_named(variables, message):
     with pytest.raises(ValueError, match=message):

@@ -19,7 +19,8 @@ def make_store(settings: Settings, secret_key: str) -> BlobStore:
                             secret_access_key=settings.s3_secret_access_key,
                             connect_timeout=settings.s3_connect_timeout, read_timeout=settings.s3_read_timeout,
                             max_attempts=settings.s3_max_attempts, check_timeout=settings.healthcheck_timeout,
-                            signed_checksums=settings.s3_signed_checksums)
+                            signed_checksums=settings.s3_signed_checksums,
+                            copy_part_bytes=settings.s3_copy_part_bytes)
         if settings.s3_create_bucket:
             store.create_bucket()
         return store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import base64
@@ -44,7 +45,11 @@ def _client(session: boto3.session.Session, endpoint_url: str, *, connect_timeou
     return session.client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
-COPY_MAX_BYTES = 5 * 1024 ** 3  # one CopyObject
+COPY_MAX_BYTES = 5 * 1024 ** 3  # what one CopyObject, or one UploadPartCopy, copies at most
+COPY_MAX_PARTS = 10_000
+MAX_OBJECT_BYTES = 5 * 1024 ** 4  # S3's largest object
+COPY_THREADS = 4  # parts copied at once, inside S3
+COPY_READ_TIMEOUT = 300  # S3 answers a copy once it is done: seconds per GiB, not the usual few
 
 
 def _whole_sha256(checksum: str | None) -> str | None:
@@ -58,14 +63,18 @@ class S3BlobStore(BlobStore):
     def __init__(self, bucket: str, *, endpoint_url: str = "", public_endpoint_url: str = "",
                  region: str = "us-east-1", expiry_seconds: int = 86400, access_key_id: str = "",
                  secret_access_key: str = "", connect_timeout: float = 3, read_timeout: float = 3,
-                 max_attempts: int = 2, check_timeout: float = 2, signed_checksums: bool = True):
+                 max_attempts: int = 2, check_timeout: float = 2, signed_checksums: bool = True,
+                 copy_part_bytes: int = COPY_MAX_BYTES):
         self.bucket = bucket
+        self.copy_part_bytes = copy_part_bytes  # objects above it are copied in parts of this size
         self.signed_checksums = signed_checksums
         credentials = ({"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
                        if access_key_id else {})
         self.session = boto3.session.Session(region_name=region, **credentials)
         self.client = _client(self.session, endpoint_url, connect_timeout=connect_timeout,
                               read_timeout=read_timeout, max_attempts=max_attempts)
+        self._copier = _client(self.session, endpoint_url, connect_timeout=connect_timeout,
+                               read_timeout=COPY_READ_TIMEOUT, max_attempts=max_attempts)
         # The health check answers within its own bound: one try, short timeouts.
         self._check_client = _client(self.session, endpoint_url, connect_timeout=check_timeout,
                                      read_timeout=check_timeout, max_attempts=1)
@@ -318,25 +327,56 @@ class S3BlobStore(BlobStore):
         except (BotoCoreError, ClientError) as exc:
             raise source_error(exc, where, bucket) from exc
         size = head["ContentLength"]
-        if size > COPY_MAX_BYTES:
-            raise BadRequest(f"{where} holds {size} bytes; objects of up to {COPY_MAX_BYTES} bytes can be imported")
+        if size > MAX_OBJECT_BYTES:
+            raise BadRequest(f"{where} holds {size} bytes; objects of up to {MAX_OBJECT_BYTES} bytes can be imported")
         temporary = staging_key(owner, owner, f"{TEMP_PREFIX}import-{secrets.token_hex(16)}")
         with storage_errors(f"copy {where}"):
             try:
                 try:
-                    self.client.copy_object(Bucket=self.bucket, Key=temporary, CopySource=source,
-                                            CopySourceIfMatch=head["ETag"], ChecksumAlgorithm="SHA256")
+                    self._copy(source, temporary, head["ETag"], size)
                 except ClientError as exc:
                     raise source_error(exc, where, bucket) from exc
                 copied = self.client.head_object(Bucket=self.bucket, Key=temporary, ChecksumMode="ENABLED")
+                # A copy in parts has only a composite checksum: then the copy is read once.
                 hash_ = _whole_sha256(copied.get("ChecksumSHA256")) or self._read_sha256(temporary)
                 if self._head_size(owner, hash_) is None:
-                    self.client.copy_object(Bucket=self.bucket, Key=object_key(owner, hash_),
-                                            CopySource={"Bucket": self.bucket, "Key": temporary},
-                                            CopySourceIfMatch=copied["ETag"])
+                    self._copy({"Bucket": self.bucket, "Key": temporary}, object_key(owner, hash_),
+                               copied["ETag"], size)
             finally:
                 self.client.delete_object(Bucket=self.bucket, Key=temporary)
         return hash_, copied["ContentLength"]
+
+    def _copy(self, source: dict, key: str, etag: str, size: int) -> None:
+        """Copy `source` (the version whose ETag is `etag`) to `key` inside S3, with a SHA-256
+        checksum: one CopyObject, or above `copy_part_bytes` an UploadPartCopy per part, several
+        at once. Every part is conditional on the ETag, so a source that changes meanwhile fails
+        the copy instead of mixing two versions."""
+        if size <= self.copy_part_bytes:
+            self._copier.copy_object(Bucket=self.bucket, Key=key, CopySource=source, CopySourceIfMatch=etag,
+                                     ChecksumAlgorithm="SHA256")
+            return
+        part_size = max(self.copy_part_bytes, -(-size // COPY_MAX_PARTS))
+        upload_id = self._copier.create_multipart_upload(Bucket=self.bucket, Key=key,
+                                                         ChecksumAlgorithm="SHA256")["UploadId"]
+
+        def copy_part(number: int) -> dict:
+            first = (number - 1) * part_size
+            answer = self._copier.upload_part_copy(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, CopySource=source,
+                CopySourceIfMatch=etag, CopySourceRange=f"bytes={first}-{min(first + part_size, size) - 1}")
+            result = answer["CopyPartResult"]
+            return {"PartNumber": number, "ETag": result["ETag"],
+                    **({"ChecksumSHA256": result["ChecksumSHA256"]} if result.get("ChecksumSHA256") else {})}
+
+        try:
+            with ThreadPoolExecutor(max_workers=COPY_THREADS) as pool:
+                parts = list(pool.map(copy_part, range(1, -(-size // part_size) + 1)))
+            self._copier.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
+                                                   MultipartUpload={"Parts": parts})
+        except BaseException:
+            with contextlib.suppress(BotoCoreError, ClientError):  # else gc aborts it later
+                self._copier.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
 
     def _read_sha256(self, key: str) -> str:
         """For a store that computes no SHA-256 on copy (SeaweedFS): read it once, in chunks."""

@@ -5,6 +5,8 @@ missing objects and other pushers get clear errors; the local store cannot impor
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from registry import Settings, create_app
@@ -12,6 +14,7 @@ from tests.helpers import TestRegistry, build_tree, put_s3_object, sha256
 
 LAKE = "datalake-tests"
 DATA = b"region,total\neu,12\nus,30\n"
+COPY_PART = 5 * 1024 ** 2  # REGISTRY_S3_COPY_PART_BYTES here (5 GiB, S3's largest single copy, by default)
 
 
 @pytest.fixture
@@ -72,3 +75,43 @@ def test_only_the_owner_imports(importing):
     registry, _ = importing
     assert imported(registry, registry.token("bob"), f"s3://{LAKE}/raw/data.csv").status_code == 404
     assert imported(registry, None, f"s3://{LAKE}/raw/data.csv").status_code == 401
+
+
+@pytest.mark.parametrize("storage_settings", ["s3"], indirect=True)  # the local store imports nothing (above)
+def test_a_source_above_one_copy_goes_in_parts_and_one_that_changes_meanwhile_is_refused(storage_settings, request):
+    seaweedfs = request.getfixturevalue("seaweedfs")
+    big = os.urandom(2 * COPY_PART + 4321)
+    put_s3_object(seaweedfs, LAKE, "raw/big.bin", big)
+    settings = Settings(**{**storage_settings.__dict__, "s3_import_buckets": LAKE, "s3_copy_part_bytes": COPY_PART})
+    registry = TestRegistry(create_app(settings))
+    registry.create_user("alice")
+    alice = registry.token("alice")
+    store = registry.state.store
+    copied_parts = []
+    copy_part = store._copier.upload_part_copy
+
+    def counting(**kwargs):
+        copied_parts.append(kwargs["CopySourceRange"])
+        return copy_part(**kwargs)
+    store._copier.upload_part_copy = counting
+    response = imported(registry, alice, f"s3://{LAKE}/raw/big.bin")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"hash": sha256(big), "size": len(big)}
+    assert len(copied_parts) == 2 * 3, "three parts into the temporary key, three into the fragment's"
+
+    # Another writer replaces the source once the registry has looked at it, before its parts
+    # are copied: every part copy is conditional on the ETag it saw, so none mixes in new bytes.
+    replaced = []
+
+    def replaced_first(**kwargs):
+        if not replaced:
+            replaced.append(seaweedfs.client().put_object(Bucket=LAKE, Key="raw/big.bin", Body=os.urandom(len(big))))
+        return copy_part(**kwargs)
+    store._copier.upload_part_copy = replaced_first
+    response = imported(registry, alice, f"s3://{LAKE}/raw/big.bin")
+    assert response.status_code == 409 and "changed" in response.get_json()["message"], response.get_json()
+    client = seaweedfs.client()
+    assert client.list_multipart_uploads(Bucket=settings.s3_bucket).get("Uploads", []) == []
+    assert [o["Key"] for o in client.list_objects_v2(Bucket=settings.s3_bucket).get("Contents", [])] == [
+        f"objs/alice/{sha256(big)}"], "only the first import's fragment: nothing of the refused one"
+    registry.state.engine.dispose()

@@ -4,6 +4,8 @@ whole elsewhere. A registry on the local store says it cannot."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from registry import Settings
@@ -15,13 +17,17 @@ from tests.helpers import put_s3_object
 
 LAKE = "datalake-sdk-tests"
 DATA = b"id,value\n1,2\n"
+MiB = 1024 ** 2
+COPY_PART = 5 * MiB  # REGISTRY_S3_COPY_PART_BYTES here: 5 GiB in production, S3's largest single copy
+BIG = os.urandom(2 * COPY_PART + 12345)
 
 
 @pytest.fixture
 def storage_settings(storage_settings, request):
     if storage_settings.storage == "s3":
         put_s3_object(request.getfixturevalue("seaweedfs"), LAKE, "raw/data.csv", DATA)
-    return Settings(**{**storage_settings.__dict__, "s3_import_buckets": LAKE})
+        put_s3_object(request.getfixturevalue("seaweedfs"), LAKE, "raw/big.bin", BIG)
+    return Settings(**{**storage_settings.__dict__, "s3_import_buckets": LAKE, "s3_copy_part_bytes": COPY_PART})
 
 
 def test_an_s3_source_is_copied_by_the_registry(machine, live, tmp_path):
@@ -36,6 +42,21 @@ def test_an_s3_source_is_copied_by_the_registry(machine, live, tmp_path):
     reader = machine("reader", "alice")
     Package.install("alice/lake", reader.registry, top_hash=top_hash, dest=tmp_path / "copy", client=reader.client)
     assert files_of(tmp_path / "copy") == {"raw/data.csv": DATA, "notes.txt": b"from the lake"}
+
+
+@pytest.mark.parametrize("storage_settings", ["s3"], indirect=True)  # the local store refuses imports (above)
+def test_an_object_too_big_for_one_copy_is_copied_in_parts(machine, live, seaweedfs, tmp_path):
+    """Above the copy part size (5 GiB on S3) the registry copies in parts (UploadPartCopy), which
+    leaves only a composite checksum: it reads the copy once to hash it, inside the storage network."""
+    alice = machine("alice", "alice")
+    top_hash = Package().set("raw/big.bin", f"s3://{LAKE}/raw/big.bin").push("alice/biglake", alice.registry,
+                                                                               client=alice.client)
+    assert alice.blob_requests == [], "the bytes never went through the client"
+    reader = machine("reader", "alice")
+    Package.install("alice/biglake", reader.registry, top_hash=top_hash, dest=tmp_path / "copy", client=reader.client)
+    assert files_of(tmp_path / "copy") == {"raw/big.bin": BIG}
+    leftovers = seaweedfs.client().list_multipart_uploads(Bucket=live.settings.s3_bucket).get("Uploads", [])
+    assert leftovers == [], "the part copies were completed"
 
 
 def test_a_build_on_this_machine_alone_cannot_hold_an_s3_source(tmp_path):
