@@ -91,7 +91,8 @@ def seaweedfs(request, tmp_path_factory):
 
 @pytest.fixture
 def s3_bucket(seaweedfs):
-    """A bucket emptied after the test, so no test sees another's fragments."""
+    """A bucket emptied after the test (objects and unfinished multipart uploads), so no test
+    sees another's fragments."""
     client = seaweedfs.client()
     bucket = "registry-tests"
     try:
@@ -106,6 +107,8 @@ def s3_bucket(seaweedfs):
     for page in paginator.paginate(Bucket=bucket):
         for item in page.get("Contents", ()):
             client.delete_object(Bucket=bucket, Key=item["Key"])
+    for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", ()):
+        client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
 
 
 def s3_settings(seaweedfs: SeaweedFS, bucket: str) -> dict:

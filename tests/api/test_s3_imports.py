@@ -5,6 +5,7 @@ missing objects and other pushers get clear errors; the local store cannot impor
 
 from __future__ import annotations
 
+import base64
 import os
 
 import pytest
@@ -97,10 +98,12 @@ def test_a_source_above_one_copy_goes_in_parts_and_one_that_changes_meanwhile_is
     response = imported(registry, alice, f"s3://{LAKE}/raw/big.bin")
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {"hash": sha256(big), "size": len(big)}
-    assert len(copied_parts) == 2 * 3, "three parts into the temporary key, three into the fragment's"
+    assert copied_parts == [f"bytes={n * COPY_PART}-{min((n + 1) * COPY_PART, len(big)) - 1}" for n in range(3)]
+    assert imported(registry, alice, f"s3://{LAKE}/raw/big.bin").status_code == 200
+    assert len(copied_parts) == 3, "imported again: read and found stored, nothing copied"
 
-    # Another writer replaces the source once the registry has looked at it, before its parts
-    # are copied: every part copy is conditional on the ETag it saw, so none mixes in new bytes.
+    # Another writer replaces the source once the registry has read it, before its parts are
+    # copied: every part copy is conditional on the ETag it read, so none mixes in new bytes.
     replaced = []
 
     def replaced_first(**kwargs):
@@ -108,10 +111,26 @@ def test_a_source_above_one_copy_goes_in_parts_and_one_that_changes_meanwhile_is
             replaced.append(seaweedfs.client().put_object(Bucket=LAKE, Key="raw/big.bin", Body=os.urandom(len(big))))
         return copy_part(**kwargs)
     store._copier.upload_part_copy = replaced_first
+    put_s3_object(seaweedfs, LAKE, "raw/big.bin", big[::-1])  # other bytes: not stored yet
     response = imported(registry, alice, f"s3://{LAKE}/raw/big.bin")
     assert response.status_code == 409 and "changed" in response.get_json()["message"], response.get_json()
     client = seaweedfs.client()
     assert client.list_multipart_uploads(Bucket=settings.s3_bucket).get("Uploads", []) == []
     assert [o["Key"] for o in client.list_objects_v2(Bucket=settings.s3_bucket).get("Contents", [])] == [
         f"objs/alice/{sha256(big)}"], "only the first import's fragment: nothing of the refused one"
+
+    # A copied part whose SHA-256 (as S3 computed it) is not the one read: an object swapped for
+    # one with the same ETag (an MD5 collision), which no real write here can make, so S3's
+    # answer is altered. The upload is aborted, never completed.
+    def other_bytes(**kwargs):
+        answer = copy_part(**kwargs)
+        if kwargs["PartNumber"] == 2:
+            answer["CopyPartResult"]["ChecksumSHA256"] = base64.b64encode(b"\0" * 32).decode()
+        return answer
+    store._copier.upload_part_copy = other_bytes
+    response = imported(registry, alice, f"s3://{LAKE}/raw/big.bin")
+    assert response.status_code == 409 and "a copied part is not what was read" in response.get_json()["message"]
+    assert client.list_multipart_uploads(Bucket=settings.s3_bucket).get("Uploads", []) == []
+    assert [o["Key"] for o in client.list_objects_v2(Bucket=settings.s3_bucket).get("Contents", [])] == [
+        f"objs/alice/{sha256(big)}"]
     registry.state.engine.dispose()
