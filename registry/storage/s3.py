@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import base64
 import re
-import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
@@ -15,12 +12,13 @@ from typing import Iterable, Iterator
 import boto3
 import requests
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from ..errors import BadRequest, Conflict, StorageAccessDenied, StorageUnavailable
-from .base import (TEMP_PREFIX, BlobStore, PendingMultipart, SignedRequest, StoredObject, UploadTarget,
+from ..errors import StorageAccessDenied, StorageUnavailable
+from .base import (BlobStore, PendingMultipart, SignedRequest, StoredObject, UploadTarget,
                    batch_prefix, object_key, staging_key)
-from .s3_errors import MISSING_CODES, error_code, source_error, storage_errors
+from .s3_errors import MISSING_CODES, error_code, storage_errors
+from .s3_imports import COPY_MAX_BYTES, S3Importer, whole_sha256
 from .sigv4 import CHECKSUM_PARAMETER, PresignerV4, checksum_sha256, composite_checksum
 
 # Above this many fragments one listing of the owner's prefix beats a HEAD per fragment
@@ -45,28 +43,7 @@ def _client(session: boto3.session.Session, endpoint_url: str, *, connect_timeou
     return session.client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
-COPY_MAX_BYTES = 5 * 1024 ** 3  # what one CopyObject, or one UploadPartCopy, copies at most
-COPY_MAX_PARTS = 10_000
-MAX_OBJECT_BYTES = 5 * 1024 ** 4  # S3's largest object
-COPY_THREADS = 4  # parts copied at once, inside S3
 COPY_READ_TIMEOUT = 300  # S3 answers a copy once it is done: seconds per GiB, not the usual few
-
-
-@contextlib.contextmanager
-def _from_source(where: str, source: dict):
-    """S3's refusals of what reads an import's source: its owner's to fix (403/404) or a change
-    meanwhile (409), not our storage's errors."""
-    try:
-        yield
-    except ClientError as exc:
-        raise source_error(exc, where, source["Bucket"]) from exc
-
-
-def _whole_sha256(checksum: str | None) -> str | None:
-    """The hex SHA-256 of a whole object from S3's ChecksumSHA256 (None for a multipart composite)."""
-    if not checksum or "-" in checksum:
-        return None
-    return base64.b64decode(checksum).hex()
 
 
 class S3BlobStore(BlobStore):
@@ -76,15 +53,15 @@ class S3BlobStore(BlobStore):
                  max_attempts: int = 2, check_timeout: float = 2, signed_checksums: bool = True,
                  copy_part_bytes: int = COPY_MAX_BYTES):
         self.bucket = bucket
-        self.copy_part_bytes = copy_part_bytes  # objects above it are copied in parts of this size
         self.signed_checksums = signed_checksums
         credentials = ({"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
                        if access_key_id else {})
         self.session = boto3.session.Session(region_name=region, **credentials)
         self.client = _client(self.session, endpoint_url, connect_timeout=connect_timeout,
                               read_timeout=read_timeout, max_attempts=max_attempts)
-        self._copier = _client(self.session, endpoint_url, connect_timeout=connect_timeout,
-                               read_timeout=COPY_READ_TIMEOUT, max_attempts=max_attempts)
+        self._importer = S3Importer(self, copy_part_bytes, _client(
+            self.session, endpoint_url, connect_timeout=connect_timeout, read_timeout=COPY_READ_TIMEOUT,
+            max_attempts=max_attempts))
         # The health check answers within its own bound: one try, short timeouts.
         self._check_client = _client(self.session, endpoint_url, connect_timeout=check_timeout,
                                      read_timeout=check_timeout, max_attempts=1)
@@ -196,7 +173,7 @@ class S3BlobStore(BlobStore):
                 if error_code(exc) in MISSING_CODES:
                     return None
                 raise
-        return _whole_sha256(head.get("ChecksumSHA256"))
+        return whole_sha256(head.get("ChecksumSHA256"))
 
     def read(self, owner: str, hash_: str, limit: int, batch: str | None = None) -> bytes:
         # The first bytes, not the last (the original's suffix range read the tail: protocol.md 14.7).
@@ -255,7 +232,7 @@ class S3BlobStore(BlobStore):
         compared without reading a byte. Any other (a multipart upload's composite checksum, a
         store that keeps none) is read once, in chunks."""
         head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
-        if head.get("ChecksumSHA256") == checksum_sha256(hash_) or self._read_sha256(key) == hash_:
+        if head.get("ChecksumSHA256") == checksum_sha256(hash_) or self.read_sha256(key) == hash_:
             # If the bytes were swapped after the HEAD, the copy conditional on its ETag fails.
             return head["ETag"]
         return None
@@ -327,97 +304,9 @@ class S3BlobStore(BlobStore):
                     raise
 
     def import_object(self, owner: str, bucket: str, key: str, version_id: str | None) -> tuple[str, int]:
-        # Copied inside S3: the bytes pass neither the client nor the web tier (but for one read
-        # of an object too big for one copy), and later changes to the source change nothing in
-        # the package.
-        source = {"Bucket": bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
-        where = f"s3://{bucket}/{key}" + (f" (version {version_id})" if version_id else "")
-        try:
-            head = self.client.head_object(**source)
-        except (BotoCoreError, ClientError) as exc:
-            raise source_error(exc, where, bucket) from exc
-        size = head["ContentLength"]
-        if size > MAX_OBJECT_BYTES:
-            raise BadRequest(f"{where} holds {size} bytes; objects of up to {MAX_OBJECT_BYTES} bytes can be imported")
-        with storage_errors(f"copy {where}"):
-            if size > self.copy_part_bytes:
-                return self._import_in_parts(owner, source, where, head["ETag"], size), size
-            return self._import_whole(owner, source, where, head["ETag"]), size
+        return self._importer.import_object(owner, bucket, key, version_id)
 
-    def _import_whole(self, owner: str, source: dict, where: str, etag: str) -> str:
-        """One CopyObject to a temporary key, for which S3 computes the SHA-256 (a store that does
-        not, such as SeaweedFS, has the copy read once), then placed at objs/OWNER/HASH."""
-        temporary = staging_key(owner, owner, f"{TEMP_PREFIX}import-{secrets.token_hex(16)}")
-        try:
-            with _from_source(where, source):
-                self._copier.copy_object(Bucket=self.bucket, Key=temporary, CopySource=source,
-                                         CopySourceIfMatch=etag, ChecksumAlgorithm="SHA256")
-            copied = self.client.head_object(Bucket=self.bucket, Key=temporary, ChecksumMode="ENABLED")
-            hash_ = _whole_sha256(copied.get("ChecksumSHA256")) or self._read_sha256(temporary)
-            if self._head_size(owner, hash_) is None:
-                self._copier.copy_object(Bucket=self.bucket, Key=object_key(owner, hash_),
-                                         CopySource={"Bucket": self.bucket, "Key": temporary},
-                                         CopySourceIfMatch=copied["ETag"])
-        finally:  # swept by gc if this is cut short
-            self.client.delete_object(Bucket=self.bucket, Key=temporary)
-        return hash_
-
-    def _import_in_parts(self, owner: str, source: dict, where: str, etag: str, size: int) -> str:
-        """An object too big for one copy. S3 keeps only a composite checksum of a copy in parts,
-        so the source is read once (conditional on its ETag) for its SHA-256 and that of each
-        copy part; its parts are then copied to objs/OWNER/HASH (UploadPartCopy, several at once,
-        each conditional on the ETag), and the upload is completed only if the SHA-256 S3
-        computed of every copied part is the one read: the stored bytes are the hashed ones."""
-        part_size = max(self.copy_part_bytes, -(-size // COPY_MAX_PARTS))
-        with _from_source(where, source):
-            hash_, part_sums = self._read_sha256_with_parts(source, etag, part_size)
-        key = object_key(owner, hash_)
-        if self._head_size(owner, hash_) is not None:
-            return hash_  # stored already: nothing to copy
-        upload_id = self._copier.create_multipart_upload(Bucket=self.bucket, Key=key,
-                                                         ChecksumAlgorithm="SHA256")["UploadId"]
-
-        def copy_part(number: int) -> dict:
-            first = (number - 1) * part_size
-            with _from_source(where, source):
-                result = self._copier.upload_part_copy(
-                    Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, CopySource=source,
-                    CopySourceIfMatch=etag, CopySourceRange=f"bytes={first}-{min(first + part_size, size) - 1}",
-                )["CopyPartResult"]
-            if result.get("ChecksumSHA256") != part_sums[number - 1]:
-                raise Conflict(f"{where} changed while it was imported (a copied part is not what was read, "
-                               "or the store computes no checksum of copied parts); import it again")
-            return {"PartNumber": number, "ETag": result["ETag"], "ChecksumSHA256": result["ChecksumSHA256"]}
-
-        try:
-            with ThreadPoolExecutor(max_workers=COPY_THREADS) as pool:
-                parts = list(pool.map(copy_part, range(1, len(part_sums) + 1)))
-            self._copier.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
-                                                   MultipartUpload={"Parts": parts})
-        except BaseException:
-            with contextlib.suppress(BotoCoreError, ClientError):  # else gc aborts it later
-                self._copier.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-            raise
-        return hash_
-
-    def _read_sha256_with_parts(self, source: dict, etag: str, part_size: int) -> tuple[str, list[str]]:
-        """The hex SHA-256 of an object and the base64 SHA-256 of each `part_size` slice of it,
-        from one read of the version whose ETag is `etag`."""
-        whole, part, part_sums, in_part = hashlib.sha256(), hashlib.sha256(), [], 0
-        for chunk in self.client.get_object(**source, IfMatch=etag)["Body"].iter_chunks(VERIFY_CHUNK):
-            whole.update(chunk)
-            while chunk:
-                piece, chunk = chunk[:part_size - in_part], chunk[part_size - in_part:]
-                part.update(piece)
-                in_part += len(piece)
-                if in_part == part_size:
-                    part_sums.append(base64.b64encode(part.digest()).decode())
-                    part, in_part = hashlib.sha256(), 0
-        if in_part:
-            part_sums.append(base64.b64encode(part.digest()).decode())
-        return whole.hexdigest(), part_sums
-
-    def _read_sha256(self, key: str) -> str:
+    def read_sha256(self, key: str) -> str:
         """For a store that computes no SHA-256 on copy (SeaweedFS): read it once, in chunks."""
         digest = hashlib.sha256()
         for chunk in self.client.get_object(Bucket=self.bucket, Key=key)["Body"].iter_chunks(VERIFY_CHUNK):

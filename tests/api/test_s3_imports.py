@@ -89,12 +89,12 @@ def test_a_source_above_one_copy_goes_in_parts_and_one_that_changes_meanwhile_is
     alice = registry.token("alice")
     store = registry.state.store
     copied_parts = []
-    copy_part = store._copier.upload_part_copy
+    copy_part = store._importer.copier.upload_part_copy
 
     def counting(**kwargs):
         copied_parts.append(kwargs["CopySourceRange"])
         return copy_part(**kwargs)
-    store._copier.upload_part_copy = counting
+    store._importer.copier.upload_part_copy = counting
     response = imported(registry, alice, f"s3://{LAKE}/raw/big.bin")
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {"hash": sha256(big), "size": len(big)}
@@ -110,7 +110,7 @@ def test_a_source_above_one_copy_goes_in_parts_and_one_that_changes_meanwhile_is
         if not replaced:
             replaced.append(seaweedfs.client().put_object(Bucket=LAKE, Key="raw/big.bin", Body=os.urandom(len(big))))
         return copy_part(**kwargs)
-    store._copier.upload_part_copy = replaced_first
+    store._importer.copier.upload_part_copy = replaced_first
     put_s3_object(seaweedfs, LAKE, "raw/big.bin", big[::-1])  # other bytes: not stored yet
     response = imported(registry, alice, f"s3://{LAKE}/raw/big.bin")
     assert response.status_code == 409 and "changed" in response.get_json()["message"], response.get_json()
@@ -127,7 +127,7 @@ def test_a_source_above_one_copy_goes_in_parts_and_one_that_changes_meanwhile_is
         if kwargs["PartNumber"] == 2:
             answer["CopyPartResult"]["ChecksumSHA256"] = base64.b64encode(b"\0" * 32).decode()
         return answer
-    store._copier.upload_part_copy = other_bytes
+    store._importer.copier.upload_part_copy = other_bytes
     response = imported(registry, alice, f"s3://{LAKE}/raw/big.bin")
     assert response.status_code == 409 and "a copied part is not what was read" in response.get_json()["message"]
     assert client.list_multipart_uploads(Bucket=settings.s3_bucket).get("Uploads", []) == []
