@@ -39,7 +39,7 @@ class Origin:
 
     def ensure_local(self, hashes: set[str], label: str | None = None) -> None:
         store = self.client.store
-        missing = sorted(h for h in hashes if not store.has(h))
+        missing = sorted(store.missing(hashes))
         if not missing:
             return
         if time.monotonic() - self.fetched_at > URL_LIFETIME or not set(missing) <= set(self.urls):

@@ -227,7 +227,8 @@ class Package(PackageDir):
         pkg._meta = _load_meta(client.store, contents.get("metadata_hash"))
         sizes = origin.sizes if origin else {}
         for key, node in sorted(files.items()):
-            parts = [sizes.get(h, client.store.size(h) if client.store.has(h) else None) for h in node["hashes"]]
+            parts = [sizes[h] if h in sizes else client.store.size(h) if client.store.has(h) else None
+                     for h in node["hashes"]]
             entry = PackageEntry(hashes=list(node["hashes"]), size=None if None in parts else sum(parts),
                                  node=node, origin=origin, client=client)
             entry._meta = _load_meta(client.store, node.get("metadata_hash"))

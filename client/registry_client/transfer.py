@@ -149,7 +149,8 @@ class Transfers:
 
     def download(self, items: Iterable[Download], store: ObjectStore, label: str = "Downloading") -> int:
         """Fetch the fragments the store lacks, verify each, move it into place; returns the count."""
-        items = [i for i in dict((i.hash, i) for i in items).values() if not store.has(i.hash)]
+        unique = {i.hash: i for i in items}
+        items = [unique[h] for h in sorted(store.missing(unique))]
         with Progress(self.options.progress, label, sum(i.size for i in items), len(items)) as progress:
             def job(item: Download) -> Callable[[], None]:
                 return lambda: self._download_one(item, store, progress)

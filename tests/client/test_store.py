@@ -50,6 +50,7 @@ def test_a_pushed_file_is_referenced_not_copied_and_its_parts_hashed_once(tmp_pa
     assert (hash_, size) == file_sha256(path)
     assert not store.path(hash_).exists(), "a push does not copy the file into objs/"
     assert store.locate(hash_) == path and store.has(hash_) and store.size(hash_) == size
+    assert store.missing([hash_]) == set()
     saved = list((store.root / "parts").iterdir())
     assert [p.name for p in saved] == [f"{hash_}.{PART}"], "the parts were hashed with the file"
     assert store.part_checksums(hash_, PART) == part_sha256s(path, size, PART)
@@ -91,6 +92,8 @@ def test_big_installed_files_are_moved_into_place_and_checked_when_read_back(tmp
     assert dest.read_bytes() == data and not store.path(hash_).exists(), "moved, not copied"
     assert stat.S_IMODE(os.stat(dest).st_mode) == FILE_MODE
     assert store.has(hash_), "the store knows where the fragment went"
+    other = "0" * 64
+    assert store.missing([hash_, other]) == {other}, "what an install checks, for many hashes at once"
 
     # A second install of it reads it back from there, its hash checked on the way in.
     second = tmp_path / "second.bin"
@@ -105,6 +108,7 @@ def test_big_installed_files_are_moved_into_place_and_checked_when_read_back(tmp
     small.copy_out(small_hash, edited)
     edited.write_bytes(b"y" * 2000)
     assert not small.has(small_hash) and small.readable(small_hash) is None
+    assert small.missing([small_hash]) == {small_hash}
 
     kept = ObjectStore(tmp_path / "kept")
     small_hash, _ = kept.add_bytes(b"z" * 500)  # below move_above: copied, the store keeps it
