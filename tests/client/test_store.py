@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from registry_client.store import FILE_MODE, KnownFiles, ObjectStore, file_sha256, part_sha256s, sha256_with_parts
+from registry_client.known_files import KnownFiles
+from registry_client.store import FILE_MODE, ObjectStore, file_sha256, part_sha256s, sha256_with_parts
 
 PART = 64 * 1024
 
