@@ -30,7 +30,7 @@ _ALLOWED_KEYS = {
 
 _CHILD_TYPES = (GROUP, FILE, TABLE)
 _LEAF_TYPES = (FILE, TABLE)
-_RESERVED_NAMES = (".", "..", "type")
+_RESERVED_NAMES = frozenset((".", "..", "type"))
 _BAD_NAME_CHARACTER = re.compile(r"[\x00-\x1f/]")
 _COUNT = struct.Struct(">L")
 _HASH_PREFIX = _COUNT.pack(64)
@@ -48,23 +48,45 @@ def are_hashes(values: list) -> bool:
 
 def validate(node: Any, *, root: bool) -> None:
     """Raise BadRequest unless `node` is a well-formed tree (a ROOT when `root`, else a subtree).
-    A path is only spelled out for an error: a 100,000-file tree is checked without building one."""
+    A path is only spelled out for an error: a 100,000-file tree is checked without building one,
+    and its hashes are checked together at the end (one C pass; a bad one is then looked for)."""
     if not isinstance(node, dict) or node.get("type") not in _ALLOWED_KEYS:
         raise BadRequest("Invalid contents: every node must be an object with a valid 'type'")
     if (node["type"] == ROOT) != root:
         raise BadRequest("Unexpected node type")
+    hashes: list = []
+    _check_nodes(node, hashes)
+    if not are_hashes(hashes):
+        _check_nodes(node, None)  # raises, naming the node
+        raise BadRequest("Invalid contents: 'hashes' must be lists of SHA-256 hex digests")
+
+
+def _check_nodes(node: dict, hashes: list | None) -> None:
+    """Every node's structure; leaves' hashes are added to `hashes`, or checked one by one if None."""
     stack: list[tuple[dict, tuple | None, int]] = [(node, None, 0)]
     while stack:
         current, where, depth = stack.pop()
-        _validate_node(current, where)
+        _validate_node(current, where, hashes)
         if depth > MAX_DEPTH:
             raise BadRequest(f"Invalid contents: deeper than {MAX_DEPTH} levels")
-        for name, child in current.get("children", {}).items():
-            if not name or len(name) > MAX_NAME_LENGTH or name in _RESERVED_NAMES or _BAD_NAME_CHARACTER.search(name):
-                raise BadRequest(f"Invalid contents at {_path(where)}: invalid child name {name!r}")
+        children = current.get("children")
+        if not children:
+            continue
+        _check_names(children, where)
+        for name, child in children.items():
             if not isinstance(child, dict) or child.get("type") not in _CHILD_TYPES:
                 raise BadRequest(f"Invalid contents at {_path((where, name))}: not a GROUP, FILE or TABLE node")
             stack.append((child, (where, name), depth + 1))
+
+
+def _check_names(children: dict, where: tuple | None) -> None:
+    names = children.keys()
+    if (_BAD_NAME_CHARACTER.search("".join(names)) is None and _RESERVED_NAMES.isdisjoint(names)
+            and min(map(len, names)) > 0 and max(map(len, names)) <= MAX_NAME_LENGTH):
+        return  # the usual case, checked for all names of the group at once
+    for name in names:
+        if not name or len(name) > MAX_NAME_LENGTH or name in _RESERVED_NAMES or _BAD_NAME_CHARACTER.search(name):
+            raise BadRequest(f"Invalid contents at {_path(where)}: invalid child name {name!r}")
 
 
 def _path(where: tuple | None) -> str:
@@ -76,7 +98,7 @@ def _path(where: tuple | None) -> str:
     return "/" + "/".join(reversed(names))
 
 
-def _validate_node(node: dict, where: tuple | None) -> None:
+def _validate_node(node: dict, where: tuple | None, collected: list | None) -> None:
     kind = node["type"]
     if not node.keys() <= _ALLOWED_KEYS[kind]:
         unknown = set(node) - _ALLOWED_KEYS[kind]
@@ -88,8 +110,10 @@ def _validate_node(node: dict, where: tuple | None) -> None:
             raise BadRequest(f"Invalid contents at {_path(where)}: 'children' must be an object")
         return
     hashes = node.get("hashes")
-    if not isinstance(hashes, list) or not all(is_hash(h) for h in hashes):
+    if not isinstance(hashes, list) or (collected is None and not all(is_hash(h) for h in hashes)):
         raise BadRequest(f"Invalid contents at {_path(where)}: 'hashes' must be a list of SHA-256 hex digests")
+    if collected is not None:
+        collected.extend(hashes)
     if kind == TABLE and node.get("format") != "PARQUET":
         raise BadRequest(f"Invalid contents at {_path(where)}: a TABLE's format must be 'PARQUET'")
     if "metadata" in node:
@@ -98,8 +122,13 @@ def _validate_node(node: dict, where: tuple | None) -> None:
             raise BadRequest(f"Invalid contents at {_path(where)}: 'metadata' must be an object without 'type' keys")
 
 
+_SCALARS = {str, int, float, bool, type(None)}
+
+
 def _has_type_key(value: Any) -> bool:
     # Any object with a "type" key would be mistaken for a node by the client's decoder.
+    if type(value) is dict and "type" not in value and set(map(type, value.values())) <= _SCALARS:
+        return False  # the usual flat metadata, without a Python step per value
     stack = [value]  # an explicit stack: metadata may nest deeper than Python's recursion limit
     while stack:
         current = stack.pop()

@@ -104,9 +104,33 @@ def test_readme_hash():
     ({"type": "ROOT", "metadata_hash": "x", "children": {}}, "metadata_hash"),
     ({"type": "ROOT", "children": {"x": {"type": "FILE", "hashes": [H1], "metadata": {"a": {"type": 1}}}}},
      "without 'type' keys"),
+    ({"type": "ROOT", "children": {"x": {"type": "FILE", "hashes": [H1], "metadata": {"type": "x"}}}},
+     "without 'type' keys"),
+    ({"type": "ROOT", "children": {"x": {"type": "FILE", "hashes": [H1], "metadata": {"a": [{"b": {"type": 0}}]}}}},
+     "without 'type' keys"),
+    ({"type": "ROOT", "children": {"x": {"type": "FILE", "hashes": [H1, 7]}}}, "'hashes' must be"),
+    ({"type": "ROOT", "children": {"x": {"type": "FILE", "hashes": "not a list"}}}, "'hashes' must be"),
+    ({"type": "ROOT", "children": {"..": {"type": "GROUP", "children": {}}}}, "invalid child name"),
+    ({"type": "ROOT", "children": {"a\nb": {"type": "GROUP", "children": {}}}}, "invalid child name"),
+    ({"type": "ROOT", "children": {"n" * 256: {"type": "GROUP", "children": {}}}}, "invalid child name"),
 ])
 def test_invalid_trees_are_rejected(contents, message):
     with pytest.raises(BadRequest, match=message):
+        tree.validate(contents, root=True)
+
+
+def test_a_bad_hash_among_many_is_named_by_its_path():
+    """Hashes are checked together; the one bad among 2,000 is still found and named."""
+    files = {f"f{i}": {"type": "FILE", "hashes": [H1], "metadata": {"q_path": f"f{i}", "n": i}} for i in range(1000)}
+    group = {"type": "GROUP", "children": {f"g{i}": {"type": "FILE", "hashes": [H1, H1]} for i in range(500)}}
+    group["children"]["g250"]["hashes"][1] = H1[:-1] + "G"
+    contents = {"type": "ROOT", "children": {**files, "sub": group}}
+    with pytest.raises(BadRequest, match="at /sub/g250: 'hashes' must be"):
+        tree.validate(contents, root=True)
+    group["children"]["g250"]["hashes"][1] = H1
+    tree.validate(contents, root=True)
+    group["children"]["bad/name"] = {"type": "FILE", "hashes": [H1]}
+    with pytest.raises(BadRequest, match="at /sub: invalid child name 'bad/name'"):
         tree.validate(contents, root=True)
 
 

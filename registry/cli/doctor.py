@@ -50,12 +50,12 @@ def _checks(runtime: Runtime):
         try:
             if isinstance(store, LocalBlobStore):
                 # The registry serves these URLs itself; check they verify, and that the folder stores bytes.
-                url = store.upload_urls(PROBE_OWNER, digest)["put"]
+                url = store.object_url("PUT", PROBE_OWNER, digest)
                 query = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
                 assert store.verify("PUT", PROBE_OWNER, digest, query["e"], query["s"]), "signature does not verify"
                 store.write(PROBE_OWNER, digest, io.BytesIO(data))
             else:
-                put = requests.put(store.upload_urls(PROBE_OWNER, digest)["put"], data=data, timeout=20)
+                put = requests.put(store.object_url("PUT", PROBE_OWNER, digest), data=data, timeout=20)
                 put.raise_for_status()
                 got = requests.get(store.download_url(PROBE_OWNER, digest), timeout=20)
                 got.raise_for_status()

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Iterator
 
-from sqlalchemy import Table
+from sqlalchemy import Select, Table, literal_column
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -19,16 +19,38 @@ def chunked(items: list, size: int = CHUNK) -> Iterator[list]:
         yield items[start:start + size]
 
 
-def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: str) -> None:
+_HEX = re.compile(r"[0-9a-f]*")
+UNCACHED = {"compiled_cache": None}  # each statement of literals is new: do not keep its SQL
+
+
+def are_hex(values: list[str]) -> bool:
+    """Whether every value is lower-case hex, so can be written into SQL as it is."""
+    return _HEX.fullmatch("".join(values)) is not None
+
+
+def select_in(session: Session, query: Select, column, values) -> Iterator:
+    """The rows of `query` where `column` is among `values`, CHUNK values per statement. Hex
+    digests (a push looks up 100,000) are written into the SQL as they are, without the per-value
+    work of binding them; anything else is bound."""
+    for part in chunked(sorted(set(values))):
+        if are_hex(part):
+            listed = literal_column("('" + "','".join(part) + "')")
+            yield from session.execute(query.where(column.op("IN")(listed)), execution_options=UNCACHED)
+        else:
+            yield from session.execute(query.where(column.in_(part)))
+
+
+def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: str) -> list[tuple[int, int]]:
     """Insert rows, keeping the existing one where a unique key clashes (two pushes may add the
-    same row at once)."""
+    same row at once). On MySQL, returns each statement's first auto-increment id and its number
+    of rows, in order (see blobs.add_blobs); elsewhere nothing."""
     if not rows:
-        return
+        return []
     if session.get_bind().dialect.name == "sqlite":
         statement = sqlite_insert(table).on_conflict_do_nothing()
         for chunk in chunked(rows):
             session.execute(statement, chunk)
-        return
+        return []
     # MySQL: one multi-row INSERT per few thousand rows, its VALUES written here. The driver
     # would escape each of the 600,000 values of a 100,000-fragment push in Python (a second);
     # these are ints, hex digests, names and timestamps, so `_literal` writes them directly and
@@ -47,21 +69,23 @@ def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: s
     template = "(" + ",".join("{}" if c in varying else same[c].replace("{", "{{").replace("}", "}}")
                               for c in columns) + ")"
     values: list[str] = []
+    statements: list[tuple[int, int]] = []
     size = 0
     for row in rows:
         value = template.format(*[_literal(row[c], escape) for c in varying])
         values.append(value)
         size += len(value)
         if len(values) == CHUNK or size > MAX_STATEMENT_CHARS:  # well within max_allowed_packet
-            _execute(connection, head + ",".join(values) + tail)
+            statements.append((_execute(connection, head + ",".join(values) + tail).lastrowid, len(values)))
             values, size = [], 0
     if values:
-        _execute(connection, head + ",".join(values) + tail)
+        statements.append((_execute(connection, head + ",".join(values) + tail).lastrowid, len(values)))
+    return statements
 
 
-def _execute(connection, sql: str) -> None:
+def _execute(connection, sql: str):
     # The driver applies %-formatting to the statement even without parameters.
-    connection.exec_driver_sql(sql.replace("%", "%%"))
+    return connection.exec_driver_sql(sql.replace("%", "%%"))
 
 
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_./:+= -]*\Z")  # nothing that could end a quoted literal

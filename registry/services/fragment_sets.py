@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Blob, ChunkBlob, FragmentChunk, InstanceChunk
-from .bulk import chunked, insert_new
+from .bulk import insert_new, select_in
 
 RECORD = struct.Struct(">32sQ16s")
 NO_BATCH = bytes(16)
@@ -104,15 +104,8 @@ def read(session: Session, instance_id: int) -> dict[str, Stored]:
 
 
 def _chunk_ids(session: Session, digests: list[str]) -> dict[str, int]:
-    found = {}
-    for part in chunked(sorted(digests)):
-        found.update(session.execute(select(FragmentChunk.digest, FragmentChunk.id)
-                                     .where(FragmentChunk.digest.in_(part))).all())
-    return found
+    return dict(select_in(session, select(FragmentChunk.digest, FragmentChunk.id), FragmentChunk.digest, digests))
 
 
 def _blob_ids(session: Session, owner: str, hashes: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for part in chunked(sorted(hashes)):
-        found.update(session.execute(select(Blob.hash, Blob.id).where(Blob.owner == owner, Blob.hash.in_(part))).all())
-    return found
+    return dict(select_in(session, select(Blob.hash, Blob.id).where(Blob.owner == owner), Blob.hash, hashes))

@@ -13,7 +13,7 @@ from sqlalchemy.sql import ColumnElement
 
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..models import Access, Blob, ChunkBlob, Instance, InstanceChunk, Package
-from .bulk import chunked
+from .bulk import select_in
 from .fragment_sets import Stored
 from .context import Actor, Context
 
@@ -76,10 +76,7 @@ def readable_fragments(ctx: Context, owner: str, hashes: Iterable[str]) -> dict[
                        .join(Package, Package.id == Instance.package_id)
                        .where(ChunkBlob.blob_id == Blob.id, readable_clause(ctx)))
         query = query.where(in_readable.exists())
-    found: dict[str, Stored] = {}
-    for chunk in chunked(sorted(set(hashes))):
-        found.update((h, Stored(size, batch)) for h, size, batch in ctx.session.execute(query.where(Blob.hash.in_(chunk))))
-    return found
+    return {h: Stored(size, batch) for h, size, batch in select_in(ctx.session, query, Blob.hash, hashes)}
 
 
 def package_not_found(actor: Actor, owner: str, name: str) -> NotFound:

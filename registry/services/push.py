@@ -161,19 +161,26 @@ def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[
     BlobStore.upload_batch); no PUT URL ever points at a stored fragment."""
     reusable = reusable_for_upload(ctx, owner, package, hashes)
     store, pusher = ctx.store, ctx.actor.name
-    batch = store.upload_batch(owner, hashes) if pusher == owner else None
-    urls = {}
-    for h in sorted(hashes):
-        if h in reusable:
-            # `quilt push --reupload` PUTs it anyway: into staging, where it replaces nothing.
-            urls[h] = {"head": store.object_url("HEAD", owner, h, reusable[h].batch),
-                       "put": store.staging_url("PUT", owner, pusher, h)}
-        elif pusher == owner:
-            urls[h] = store.upload_urls(owner, h, batch)
-        else:
-            urls[h] = {"head": store.staging_url("HEAD", owner, pusher, h),
-                       "put": store.staging_url("PUT", owner, pusher, h)}
-    return urls
+    ordered = sorted(hashes)
+    reused = [h for h in ordered if h in reusable]
+    unknown = [h for h in ordered if h not in reusable]
+    heads: dict[str, str] = {}
+    puts: dict[str, str] = {}
+    by_batch: dict[str | None, list[str]] = {}
+    for h in reused:
+        by_batch.setdefault(reusable[h].batch, []).append(h)
+    for batch, chosen in by_batch.items():
+        heads.update(zip(chosen, store.object_urls("HEAD", owner, chosen, batch)))
+    if pusher == owner:
+        batch = store.upload_batch(owner, hashes)
+        heads.update(zip(unknown, store.object_urls("HEAD", owner, unknown, batch)))
+        puts.update(zip(unknown, store.object_urls("PUT", owner, unknown, batch)))
+        staged = reused  # `quilt push --reupload` PUTs those anyway: into staging, replacing nothing
+    else:
+        heads.update(zip(unknown, store.staging_urls("HEAD", owner, pusher, unknown)))
+        staged = ordered
+    puts.update(zip(staged, store.staging_urls("PUT", owner, pusher, staged)))
+    return {h: {"head": heads[h], "put": puts[h]} for h in ordered}
 
 
 def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,

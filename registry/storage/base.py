@@ -101,6 +101,15 @@ class BlobStore(abc.ABC):
         """`{"head": url, "put": url}` straight to the fragment's key, each signed for its own method."""
         return {"head": self.object_url("HEAD", owner, hash_, batch), "put": self.object_url("PUT", owner, hash_, batch)}
 
+    def object_urls(self, method: str, owner: str, hashes: list[str], batch: str | None = None) -> list[str]:
+        """`object_url` of each hash, in order: a dry run signs 200,000 URLs, which a store may
+        sign in one loop."""
+        return [self.object_url(method, owner, hash_, batch) for hash_ in hashes]
+
+    def staging_urls(self, method: str, owner: str, pusher: str, hashes: list[str]) -> list[str]:
+        """`staging_url` of each hash, in order."""
+        return [self.staging_url(method, owner, pusher, hash_) for hash_ in hashes]
+
     def download_url(self, owner: str, hash_: str, batch: str | None = None) -> str:
         return self.object_url("GET", owner, hash_, batch)
 

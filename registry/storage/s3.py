@@ -92,6 +92,16 @@ class S3BlobStore(BlobStore):
     def staging_url(self, method: str, owner: str, pusher: str, hash_: str) -> str:
         return self._url(method, staging_key(owner, pusher, hash_), hash_)
 
+    def object_urls(self, method: str, owner: str, hashes: list[str], batch: str | None = None) -> list[str]:
+        return self._urls(method, [object_key(owner, hash_, batch) for hash_ in hashes], hashes)
+
+    def staging_urls(self, method: str, owner: str, pusher: str, hashes: list[str]) -> list[str]:
+        return self._urls(method, [staging_key(owner, pusher, hash_) for hash_ in hashes], hashes)
+
+    def _urls(self, method: str, keys: list[str], hashes: list[str]) -> list[str]:
+        checksums = [checksum_sha256(hash_) for hash_ in hashes] if method == "PUT" and self.signed_checksums else None
+        return self.presigner.presign_many(method, self.bucket, keys, checksums)
+
     def _url(self, method: str, key: str, hash_: str) -> str:
         # A PUT URL names the fragment's SHA-256 (its hash) in its signed query: the store refuses
         # other bytes, so whoever holds the URL can never write anything but the fragment there.

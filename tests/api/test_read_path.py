@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from registry import gunicorn_conf
-from registry.api.packages import compact_json, install_body
+from registry.api.packages import compact_json, install_body, strings_json
 from registry.db import epoch, utcnow
 from registry.models import Access, Event, Instance, Package
 from registry.services import events, trees
@@ -54,6 +54,16 @@ STRANGE = ["plain", "", "é", "日本語", "emoji 🎉", "\x7f", "tab\tnew\nline
 ])
 def test_compact_json_writes_what_json_dumps_writes(value):
     assert compact_json(value) == json.dumps(value, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("value", [
+    {"upload_urls": {"a" * 64: {"head": "http://s3/objs/a?X-Amz-Signature=1", "put": "http://s3/u?x=%2B"}}},
+    {"package_url": "http://hôst/package/alice/p", "package_hash": "a" * 64},
+    {"upload_urls": {"b" * 64: {"head": "http://x\x7f/objs", "put": "quote \" and \\ and \n\t\x01"}}},
+    {"upload_urls": {}},
+])
+def test_push_answers_are_written_as_json_dumps_writes_them(value):
+    assert strings_json(value) == json.dumps(value, separators=(",", ":")).encode()
 
 
 def test_install_body_is_byte_for_byte_the_old_one():

@@ -44,6 +44,26 @@ def test_put_head_get_round_trip(store_registry):
     store.delete("alice", digest)  # deleting twice is fine
 
 
+def test_urls_signed_in_one_loop_work_like_single_ones(store_registry):
+    """A dry run signs its URLs with `object_urls` / `staging_urls`, many at once: each PUT stores
+    its own fragment where a single URL would, and each HEAD then finds it."""
+    registry, store = store_registry
+    fragments = {sha256(DATA + bytes([i])): DATA + bytes([i]) for i in range(3)}
+    digests = sorted(fragments)
+    for heads, puts, sizes in (
+            (store.object_urls("HEAD", "alice", digests), store.object_urls("PUT", "alice", digests),
+             lambda: store.sizes("alice", digests)),
+            (store.staging_urls("HEAD", "alice", "bob", digests), store.staging_urls("PUT", "alice", "bob", digests),
+             lambda: store.staged_sizes("alice", "bob"))):
+        assert len(set(heads)) == len(set(puts)) == 3
+        for digest, head, put in zip(digests, heads, puts):
+            assert registry.transfer("HEAD", head)[0] == 404
+            assert registry.transfer("PUT", put, data=fragments[digest])[0] == 200
+            assert registry.transfer("HEAD", head)[0] == 200
+        assert sizes() == {d: len(fragments[d]) for d in digests}
+    assert store.object_urls("GET", "alice", []) == []
+
+
 def test_zero_byte_fragments(store_registry):
     registry, store = store_registry
     digest = sha256(b"")

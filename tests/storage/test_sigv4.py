@@ -84,3 +84,28 @@ def test_checksum_header_signed_as_boto3_signs_it(endpoint, token, operation):
     assert ours._replace(query="") == expected._replace(query="")
     assert parse_qs(ours.query) == parse_qs(expected.query)
     assert parse_qs(ours.query)["X-Amz-SignedHeaders"] == ["host;x-amz-checksum-sha256"]
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:8333", "http://localhost:9000/prefix"])
+@pytest.mark.parametrize("with_checksums", [False, True])
+def test_many_urls_signed_at_once_are_the_single_ones(endpoint, with_checksums):
+    """A dry run signs its URLs in one `presign_many` loop: each is the URL `presign` gives, also
+    for keys that need quoting (mixed with ones that do not)."""
+    from registry.storage.sigv4 import checksum_sha256
+
+    session = boto3.session.Session(aws_access_key_id="AKID", aws_secret_access_key="secret/+key",
+                                    region_name="eu-west-1")
+    presigner = PresignerV4(endpoint, "eu-west-1", lambda: session.get_credentials().get_frozen_credentials(), 600)
+    digests = [hashlib.sha256(bytes([i])).hexdigest() for i in range(40)]
+    keys = [f"objs/alice/{d}" for d in digests[:-1]] + ["objs/odd name+é/" + digests[-1]]
+    checksums = [checksum_sha256(d) for d in digests] if with_checksums else None
+    for attempt in range(3):  # the second may turn between the two signings: sign both again
+        before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        many = presigner.presign_many("PUT", "bkt", keys, checksums)
+        single = [presigner.presign("PUT", "bkt", key, before, checksum_sha256=None if checksums is None else checksums[i])
+                  for i, key in enumerate(keys)]
+        if dt.datetime.now(dt.timezone.utc).replace(microsecond=0) == before:
+            break
+    assert many == single
+    assert len(set(many)) == len(keys)
+    assert "odd%20name%2B%C3%A9" in many[-1]
