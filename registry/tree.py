@@ -35,6 +35,7 @@ _BAD_NAME_CHARACTER = re.compile(r"[\x00-\x1f/]")
 _COUNT = struct.Struct(">L")
 _HASH_PREFIX = _COUNT.pack(64)
 _TYPE_BYTES = {kind: _COUNT.pack(len(kind)) + kind.encode() for kind in _ALLOWED_KEYS}
+_ONE_HASH_LEAF = {kind: _TYPE_BYTES[kind] + _COUNT.pack(1) + _HASH_PREFIX for kind in (FILE, TABLE)}
 
 
 def is_hash(value: Any) -> bool:
@@ -176,8 +177,13 @@ def _emit_node(node: dict, out: list) -> None:
         out.append(_COUNT.pack(len(children)))
         for name in sorted(children):
             child = children[name]
+            kind = child["type"]
+            if kind in _LEAF_TYPES and "metadata_hash" not in child and len(child["hashes"]) == 1:
+                # The usual file, in one piece: its bytes at once.
+                out.append(_str(name) + _ONE_HASH_LEAF[kind] + child["hashes"][0].encode())
+                continue
             out.append(_str(name))
-            if child["type"] in _LEAF_TYPES:
+            if kind in _LEAF_TYPES:
                 _emit_node(child, out)
             else:
                 out.append(child)

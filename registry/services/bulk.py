@@ -20,10 +20,10 @@ def chunked(items: list, size: int = CHUNK) -> Iterator[list]:
 
 
 _HEX = re.compile(r"[0-9a-f]*")
-UNCACHED = {"compiled_cache": None}  # each statement of literals is new: do not keep its SQL
+_UNCACHED = {"compiled_cache": None}  # each statement of literals is new: do not keep its SQL
 
 
-def are_hex(values: list[str]) -> bool:
+def _are_hex(values: list[str]) -> bool:
     """Whether every value is lower-case hex, so can be written into SQL as it is."""
     return _HEX.fullmatch("".join(values)) is not None
 
@@ -33,9 +33,9 @@ def select_in(session: Session, query: Select, column, values) -> Iterator:
     digests (a push looks up 100,000) are written into the SQL as they are, without the per-value
     work of binding them; anything else is bound."""
     for part in chunked(sorted(set(values))):
-        if are_hex(part):
+        if _are_hex(part):
             listed = literal_column("('" + "','".join(part) + "')")
-            yield from session.execute(query.where(column.op("IN")(listed)), execution_options=UNCACHED)
+            yield from session.execute(query.where(column.op("IN")(listed)), execution_options=_UNCACHED)
         else:
             yield from session.execute(query.where(column.in_(part)))
 

@@ -109,10 +109,7 @@ class S3BlobStore(BlobStore):
         return self.presigner.presign(method, self.bucket, key, checksum_sha256=checksum)
 
     def upload_batch(self, owner: str, hashes: Iterable[str]) -> str | None:
-        digest = hashlib.sha256(owner.encode())
-        for hash_ in sorted(hashes):
-            digest.update(hash_.encode())
-        return digest.hexdigest()[:32]
+        return hashlib.sha256((owner + "".join(sorted(hashes))).encode()).hexdigest()[:32]
 
     def batch_sizes(self, owner: str, batch: str, expected: int = 0) -> dict[str, int]:
         prefix = batch_prefix(owner, batch)
