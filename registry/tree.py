@@ -47,10 +47,11 @@ def are_hashes(values: list) -> bool:
     return (set(map(type, values)) <= {str} and set(map(len, values)) <= {64}
             and _HEX.fullmatch("".join(values)) is not None)
 
-def validate(node: Any, *, root: bool) -> None:
-    """Raise BadRequest unless `node` is a well-formed tree (a ROOT when `root`, else a subtree).
-    A path is only spelled out for an error: a 100,000-file tree is checked without building one,
-    and its hashes are checked together at the end (one C pass; a bad one is then looked for)."""
+def validate(node: Any, *, root: bool) -> set[str]:
+    """Raise BadRequest unless `node` is a well-formed tree (a ROOT when `root`, else a subtree);
+    returns `object_hashes(node)`, met on the way. A path is only spelled out for an error: a
+    100,000-file tree is checked without building one, and its hashes are checked together at
+    the end (one C pass; a bad one is then looked for)."""
     if not isinstance(node, dict) or node.get("type") not in _ALLOWED_KEYS:
         raise BadRequest("Invalid contents: every node must be an object with a valid 'type'")
     if (node["type"] == ROOT) != root:
@@ -60,10 +61,12 @@ def validate(node: Any, *, root: bool) -> None:
     if not are_hashes(hashes):
         _check_nodes(node, None)  # raises, naming the node
         raise BadRequest("Invalid contents: 'hashes' must be lists of SHA-256 hex digests")
+    return set(hashes)
 
 
 def _check_nodes(node: dict, hashes: list | None) -> None:
-    """Every node's structure; leaves' hashes are added to `hashes`, or checked one by one if None."""
+    """Every node's structure; the hashes of leaves and metadata are added to `hashes` (leaves'
+    unchecked), or checked one by one if it is None."""
     stack: list[tuple[dict, tuple | None, int]] = [(node, None, 0)]
     while stack:
         current, where, depth = stack.pop()
@@ -104,8 +107,11 @@ def _validate_node(node: dict, where: tuple | None, collected: list | None) -> N
     if not node.keys() <= _ALLOWED_KEYS[kind]:
         unknown = set(node) - _ALLOWED_KEYS[kind]
         raise BadRequest(f"Invalid contents at {_path(where)}: unexpected keys {sorted(unknown)}")
-    if "metadata_hash" in node and not is_hash(node["metadata_hash"]):
-        raise BadRequest(f"Invalid contents at {_path(where)}: metadata_hash is not a SHA-256 hex digest")
+    if "metadata_hash" in node:
+        if not is_hash(node["metadata_hash"]):
+            raise BadRequest(f"Invalid contents at {_path(where)}: metadata_hash is not a SHA-256 hex digest")
+        if collected is not None:
+            collected.append(node["metadata_hash"])
     if kind in (ROOT, GROUP):
         if not isinstance(node.get("children"), dict):
             raise BadRequest(f"Invalid contents at {_path(where)}: 'children' must be an object")

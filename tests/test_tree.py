@@ -73,6 +73,12 @@ def test_object_hashes_cover_data_and_metadata():
     assert tree.object_hashes(VECTORS[3][0]) == {H1, H2, H3}
 
 
+@pytest.mark.parametrize("contents", [vector[0] for vector in VECTORS] + [EXAMPLE_5_1])
+def test_validation_answers_the_object_hashes(contents):
+    """A push takes the fragments it needs from the validation's own walk."""
+    assert tree.validate(contents, root=True) == tree.object_hashes(contents)
+
+
 def test_subtree_and_invalid_subpath():
     assert tree.subtree(EXAMPLE_5_1, ["sub", "raw"])["type"] == "FILE"
     assert tree.subtree(EXAMPLE_5_1, []) is EXAMPLE_5_1

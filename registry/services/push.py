@@ -28,6 +28,7 @@ STAGED_VERIFY_THREADS = 8
 # older registries put them (objs/OWNER/); beyond this many, the rest count as missing, so a
 # push that names 100,000 fragments it never uploaded costs a listing, not 100,000 HEADs.
 MAX_UNBATCHED_CHECKS = 500
+BATCH_SAMPLE = 100  # fragments of an upload batch looked up to tell whether it was pushed before
 MAX_KEYWORDS_CHARS = 1_000_000
 
 
@@ -44,11 +45,10 @@ class PushRequest:
 def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest) -> dict:
     """A dry run answers `upload_urls`; a real push commits package, instance, blobs, links, log,
     `latest` and event together (the caller commits), after checking every fragment is stored."""
-    tree.validate(request.contents, root=True)
+    hashes = tree.validate(request.contents, root=True)
     _check_request(ctx, name, request)
     if tree.tophash(request.contents) != top_hash:
         raise BadRequest("Wrong contents hash")
-    hashes = tree.object_hashes(request.contents)
     if not request.dry_run and set(request.sizes) != hashes:
         raise BadRequest("Sizes don't match the hashes")
     package = writable_package(ctx, owner, name, request)
@@ -65,9 +65,8 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
     fragment of the merged tree, not only the subtree's (protocol.md 14.5)."""
     if not subpath:
         raise BadRequest("A subpackage push needs a path below the package root")
-    tree.validate(request.contents, root=False)
+    hashes = tree.validate(request.contents, root=False)
     _check_request(ctx, name, request)
-    hashes = tree.object_hashes(request.contents)
     if not request.dry_run and set(request.sizes) != hashes:
         raise BadRequest("Sizes don't match the hashes")
     package = writable_package(ctx, owner, name, request)
@@ -218,12 +217,16 @@ def _check_fragments_stored(ctx: Context, owner: str, package: Package | None,
         arrived = store.batch_sizes(owner, batch, len(sizes) - len(in_latest))
         listed = {h: Stored(size, batch) for h, size in arrived.items() if h in sizes and h not in in_latest}
     rest = [h for h in sizes if h not in in_latest and h not in listed]
+    if listed and permissions.readable_fragments(ctx, owner, sorted(listed)[:BATCH_SAMPLE]):
+        # The batch was pushed before (the same files to another package): its rows exist, and
+        # looking them up costs far less than inserting them again.
+        rest += list(listed)
     reusable = {**in_latest, **permissions.readable_fragments(ctx, owner, rest)}
     staged = {h: size for h, size in store.staged_sizes(owner, pusher).items() if h in sizes}
     new = set(sizes) - set(reusable)
     found: dict[str, Stored] = {h: Stored(staged[h]) for h in new & set(staged)}  # moved to objs/ if accepted
     if pusher == owner:
-        found.update((h, stored) for h, stored in listed.items() if h not in found)
+        found.update((h, stored) for h, stored in listed.items() if h in new and h not in found)
         # Big fragments uploaded in parts (services.uploads) went to objs/OWNER/: their rows say so.
         found.update((h, Stored(size)) for h, size in blobs.completed_uploads(
             ctx.session, owner, pusher, new - set(found)).items())
