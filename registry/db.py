@@ -13,6 +13,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from . import db_connections
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -130,8 +132,13 @@ def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, *, pooled: b
         pool_args["pool_timeout"] = timeouts.pool
     # READ COMMITTED: a check made after taking a row lock (the package's, for every write) sees
     # what other writers committed, not a snapshot from the request's first query.
-    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, isolation_level="READ COMMITTED",
-                         connect_args=connect_args, **pool_args)
+    lazy = make_url(url).get_driver_name() == "pymysql"
+    engine = create_engine(url, pool_pre_ping=not lazy, pool_recycle=3600, isolation_level="READ COMMITTED",
+                           connect_args=connect_args, **pool_args)
+    if lazy:  # one round trip for a read instead of three (see registry.db_connections)
+        db_connections.begin_at_first_write(engine)
+        db_connections.check_on_checkout(engine)
+    return engine
 
 
 def _configure_sqlite(dbapi_connection, _record, *, busy_ms: int):

@@ -7,6 +7,7 @@ import re
 
 from flask import Blueprint, jsonify
 
+from .. import collector
 from ..errors import NotFound
 from ..schemas import responses
 from ..schemas.uploads import ImportSchema, PartNumbersSchema, PlanSchema, StartMultipartSchema, part_numbers
@@ -33,6 +34,7 @@ def _token(token: str) -> str:
 @bp.post("/push-plan/<owner>/<name>")
 @operation("Transfers", "What to do with each fragment of a push: nothing, one PUT, or a multipart upload",
            responses.PushPlan, body=PlanSchema, auth=SIGNED_IN, errors=(403,))
+@collector.paused_during
 def push_plan(owner: str, name: str):
     ctx = _authenticated()
     return jsonify(uploads.plan(ctx, owner, name, PlanSchema().load(json_body() or {})["fragments"]))
