@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Iterator
 
 from sqlalchemy import event, select
 
@@ -51,12 +53,14 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
         raise BadRequest("Wrong contents hash")
     if not request.dry_run and set(request.sizes) != hashes:
         raise BadRequest("Sizes don't match the hashes")
-    package = writable_package(ctx, owner, name, request)
-    if request.dry_run:
-        return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
-    existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes)
+    with _batch_listing(ctx, owner, request) as listing:
+        package = writable_package(ctx, owner, name, request)
+        if request.dry_run:
+            return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
+        prepared = PreparedTree.of(request.contents)  # while storage lists the batch
+        existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes, listing)
     package = _locked(ctx, package)
-    return _commit_push(ctx, package, owner, name, top_hash, request.contents, existing, fresh, request)
+    return _commit_push(ctx, package, owner, name, top_hash, prepared, existing, fresh, request)
 
 
 def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
@@ -73,15 +77,53 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
     if request.dry_run:
         _graft(_latest_tree(ctx, package)[0], subpath, request.contents)  # a bad path fails early
         return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
-    existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes)
+    with _batch_listing(ctx, owner, request) as listing:
+        existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes, listing)
     package = _locked(ctx, package)  # before reading `latest`: concurrent merges must not lose one
     base, base_fragments = _latest_tree(ctx, package)
     merged = _graft(base, subpath, request.contents)
     # The base's fragments have rows already (they are in `latest`); what the replaced subtree held is gone.
     known = {**base_fragments, **existing}
     kept = tree.object_hashes(merged)
-    return _commit_push(ctx, package, owner, name, tree.tophash(merged), merged,
+    return _commit_push(ctx, package, owner, name, tree.tophash(merged), PreparedTree.of(merged),
                         {h: f for h, f in known.items() if h in kept and h not in fresh}, fresh, request)
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedTree:
+    """What an instance stores of its tree, computed before the push's transaction."""
+
+    json: bytes  # canonical, as installs answer it
+    keywords: str
+    readme_hash: str | None
+
+    @classmethod
+    def of(cls, contents: dict) -> "PreparedTree":
+        return cls(trees.serialize(contents), _keywords(contents), tree.readme_hash(contents))
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchListing:
+    batch: str
+    arrived: Future  # of {hash: size} under the batch's prefix
+
+
+@contextlib.contextmanager
+def _batch_listing(ctx: Context, owner: str, request: PushRequest) -> Iterator[BatchListing | None]:
+    """A real push by the owner lists its upload batch (S3; see BlobStore.upload_batch) in the
+    background from here on: storage answers 100,000 keys in about as long as the registry takes
+    to serialise the tree and look the package up, so the two overlap. Nothing else is done in
+    that thread: the request's database session stays in its own. Leaving the block without
+    waiting (a refused push) leaves the listing to end by itself; its answer is dropped."""
+    batch = ctx.store.upload_batch(owner, request.sizes) if not request.dry_run and ctx.actor.name == owner else None
+    if batch is None:
+        yield None
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-listing")
+    try:
+        yield BatchListing(batch, pool.submit(ctx.store.batch_sizes, owner, batch, len(request.sizes)))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
@@ -182,13 +224,14 @@ def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[
     return {h: {"head": heads[h], "put": puts[h]} for h in ordered}
 
 
-def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,
-                 existing: dict[str, Stored], fresh: dict[str, Stored], request: PushRequest) -> dict:
+def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str,
+                 prepared: PreparedTree, existing: dict[str, Stored], fresh: dict[str, Stored],
+                 request: PushRequest) -> dict:
     """Write everything of the push; every fragment was checked by `_check_fragments_stored`:
     those in `existing` have a blob row already, those in `fresh` get one."""
     if package is None:
         package = _create_package(ctx, owner, name, request)
-    instance = _save_instance(ctx, package, top_hash, contents, existing, fresh)
+    instance = _save_instance(ctx, package, top_hash, prepared, existing, fresh)
     ctx.session.add(Log(package_id=package.id, instance_id=instance.id, author=ctx.actor.name,
                         message=request.message))
     tags.move_tag(ctx, package, instance, tags.LATEST)
@@ -198,8 +241,8 @@ def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, t
     return {"package_url": f"{ctx.base_url}/package/{owner}/{name}", "package_hash": top_hash}
 
 
-def _check_fragments_stored(ctx: Context, owner: str, package: Package | None,
-                            sizes: dict[str, int]) -> tuple[dict[str, Stored], dict[str, Stored]]:
+def _check_fragments_stored(ctx: Context, owner: str, package: Package | None, sizes: dict[str, int],
+                            listing: BatchListing | None) -> tuple[dict[str, Stored], dict[str, Stored]]:
     """The original trusted the client (protocol.md 14.1); we check, before anything is
     committed, that every fragment is one the pusher may reuse, or one it staged and whose bytes
     hash to its name (then moved into place), or, for the owner, one uploaded into the push's
@@ -208,14 +251,14 @@ def _check_fragments_stored(ctx: Context, owner: str, package: Package | None,
     before: one listing of the batch and of the pusher's staging area, a few HEADs at most.
     Returns the fragments with a blob row already and the new ones, where each is stored."""
     pusher, store = ctx.actor.name, ctx.store
-    batch = store.upload_batch(owner, sizes) if pusher == owner else None
     in_latest = _in_latest(ctx, package, sizes)
     listed: dict[str, Stored] = {}
-    if batch is not None:
+    if listing is not None:
         # What arrived in the push's batch is new: not looked up (100,000 index probes for a
         # fresh push). If another push added a row for one meanwhile, add_blobs keeps that row.
-        arrived = store.batch_sizes(owner, batch, len(sizes) - len(in_latest))
-        listed = {h: Stored(size, batch) for h, size in arrived.items() if h in sizes and h not in in_latest}
+        batch = listing.batch
+        listed = {h: Stored(size, batch) for h, size in listing.arrived.result().items()
+                  if h in sizes and h not in in_latest}
     rest = [h for h in sizes if h not in in_latest and h not in listed]
     if listed and permissions.readable_fragments(ctx, owner, sorted(listed)[:BATCH_SAMPLE]):
         # The batch was pushed before (the same files to another package): its rows exist, and
@@ -231,7 +274,7 @@ def _check_fragments_stored(ctx: Context, owner: str, package: Package | None,
         found.update((h, Stored(size)) for h, size in blobs.completed_uploads(
             ctx.session, owner, pusher, new - set(found)).items())
         unbatched = sorted(new - set(found))
-        if batch is not None:
+        if listing is not None:
             unbatched = unbatched[:MAX_UNBATCHED_CHECKS]
         found.update((h, Stored(size)) for h, size in (store.sizes(owner, unbatched) if unbatched else {}).items())
     missing = sorted(h for h in new if h not in found)
@@ -293,20 +336,20 @@ def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -
     return package
 
 
-def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict, existing: dict[str, Stored],
-                   fresh: dict[str, Stored]) -> Instance:
+def _save_instance(ctx: Context, package: Package, top_hash: str, prepared: PreparedTree,
+                   existing: dict[str, Stored], fresh: dict[str, Stored]) -> Instance:
     now = utcnow()
     instance = find_instance(ctx.session, package.id, top_hash)
     if instance is not None:
         # Same tophash again: the tree is immutable; only record who pushed it last.
         instance.updated_at, instance.updated_by = now, ctx.actor.name
         return instance
-    instance = Instance(package_id=package.id, hash=top_hash, readme_hash=tree.readme_hash(contents),
-                        keyword_set_id=trees.keyword_set(ctx.session, _keywords(contents)), created_at=now,
+    instance = Instance(package_id=package.id, hash=top_hash, readme_hash=prepared.readme_hash,
+                        keyword_set_id=trees.keyword_set(ctx.session, prepared.keywords), created_at=now,
                         created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()
-    trees.save(ctx.session, instance.id, trees.serialize(contents), max_bytes=ctx.settings.max_contents_bytes)
+    trees.save(ctx.session, instance.id, prepared.json, max_bytes=ctx.settings.max_contents_bytes)
     # Where a concurrent push added a fragment first, its row (and batch) is the one to keep.
     rows, ids = blobs.add_blobs(ctx.session, package.owner, fresh) if fresh else ({}, {})
     fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids)
