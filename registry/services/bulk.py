@@ -63,16 +63,18 @@ def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: s
     head = f"INSERT INTO `{table.name}` ({names}) VALUES "
     tail = f" ON DUPLICATE KEY UPDATE `{unchanged}` = `{unchanged}`"
     # A column holding one value in every row (owner, timestamps of a push) is written once.
-    first = rows[0]
-    same = {c: _literal(first[c], escape) for c in columns if all(row[c] is first[c] for row in rows)}
+    by_column = {c: [row[c] for row in rows] for c in columns}
+    same = {c: _literal(values[0], escape) for c, values in by_column.items()
+            if all(value is values[0] for value in values)}
     varying = [c for c in columns if c not in same]
     template = "(" + ",".join("{}" if c in varying else same[c].replace("{", "{{").replace("}", "}}")
                               for c in columns) + ")"
-    values: list[str] = []
+    literals = [_column_literals(by_column[c], escape) for c in varying]
+    del by_column
     statements: list[tuple[int, int]] = []
+    values: list[str] = []
     size = 0
-    for row in rows:
-        value = template.format(*[_literal(row[c], escape) for c in varying])
+    for value in map(template.format, *literals) if literals else [template] * len(rows):
         values.append(value)
         size += len(value)
         if len(values) == CHUNK or size > MAX_STATEMENT_CHARS:  # well within max_allowed_packet
@@ -81,6 +83,17 @@ def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: s
     if values:
         statements.append((_execute(connection, head + ",".join(values) + tail).lastrowid, len(values)))
     return statements
+
+
+def _column_literals(values: list, escape) -> list[str]:
+    """The literals of one column, the usual kinds (ints, plain text such as hex digests) checked
+    once for the whole column rather than value by value."""
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return list(map(str, values))
+    if kinds == {str} and _PLAIN_TEXT.match("".join(values)):
+        return [f"'{value}'" for value in values]
+    return [_literal(value, escape) for value in values]
 
 
 def _execute(connection, sql: str):

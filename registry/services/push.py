@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import json
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,10 +58,19 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
         package = writable_package(ctx, owner, name, request)
         if request.dry_run:
             return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
-        prepared = PreparedTree.of(request.contents)  # while storage lists the batch
+        prepared = PreparedTree.of(request.contents)
+        if listing is None:
+            # Another user's push (or the local store's): staged copies are read back first,
+            # before the package is locked, so its other writers never wait for that.
+            existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes, None)
+            return _commit_push(ctx, _locked(ctx, package), owner, name, top_hash, prepared, existing, fresh, request)
+        # The owner's push to S3: while storage lists the batch, the package, the instance and
+        # its tree are written (all undone if a fragment is missing). Its other writers wait at
+        # most for that listing.
+        package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
+        instance, created = _save_instance(ctx, package, top_hash, prepared)
         existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes, listing)
-    package = _locked(ctx, package)
-    return _commit_push(ctx, package, owner, name, top_hash, prepared, existing, fresh, request)
+    return _complete_push(ctx, package, instance, created, existing, fresh, request)
 
 
 def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
@@ -152,9 +162,9 @@ def writable_package(ctx: Context, owner: str, name: str, request: PushRequest) 
 
 
 def _locked(ctx: Context, package: Package | None) -> Package | None:
-    """Lock the package row for the rest of the push. Storage is checked (and staged copies
-    verified, which on S3 reads them) before this, so other writers of the package do not wait
-    for storage; a first push locks nothing (the unique keys settle a concurrent one)."""
+    """Lock the package row for the rest of the push; a first push locks nothing (the unique
+    keys settle a concurrent one). Where staged copies are verified (on S3 by reading them),
+    that is done before this, so other writers of the package do not wait for it."""
     if package is None:
         return None
     locked = ctx.session.scalars(select(Package).where(Package.id == package.id).with_for_update()).one_or_none()
@@ -231,7 +241,19 @@ def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, t
     those in `existing` have a blob row already, those in `fresh` get one."""
     if package is None:
         package = _create_package(ctx, owner, name, request)
-    instance = _save_instance(ctx, package, top_hash, prepared, existing, fresh)
+    instance, created = _save_instance(ctx, package, top_hash, prepared)
+    return _complete_push(ctx, package, instance, created, existing, fresh, request)
+
+
+def _complete_push(ctx: Context, package: Package, instance: Instance, created: bool, existing: dict[str, Stored],
+                   fresh: dict[str, Stored], request: PushRequest) -> dict:
+    """The rest of a push once its instance is saved: the fragments of a new instance, the log
+    row, `latest` and the event."""
+    if created:
+        # Where a concurrent push added a fragment first, its row (and batch) is the one to keep.
+        rows, ids = blobs.add_blobs(ctx.session, package.owner, fresh) if fresh else ({}, {})
+        fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids)
+    owner, name, top_hash = package.owner, package.name, instance.hash
     ctx.session.add(Log(package_id=package.id, instance_id=instance.id, author=ctx.actor.name,
                         message=request.message))
     tags.move_tag(ctx, package, instance, tags.LATEST)
@@ -260,7 +282,7 @@ def _check_fragments_stored(ctx: Context, owner: str, package: Package | None, s
         listed = {h: Stored(size, batch) for h, size in listing.arrived.result().items()
                   if h in sizes and h not in in_latest}
     rest = [h for h in sizes if h not in in_latest and h not in listed]
-    if listed and permissions.readable_fragments(ctx, owner, sorted(listed)[:BATCH_SAMPLE]):
+    if listed and permissions.readable_fragments(ctx, owner, heapq.nsmallest(BATCH_SAMPLE, listed)):
         # The batch was pushed before (the same files to another package): its rows exist, and
         # looking them up costs far less than inserting them again.
         rest += list(listed)
@@ -336,24 +358,21 @@ def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -
     return package
 
 
-def _save_instance(ctx: Context, package: Package, top_hash: str, prepared: PreparedTree,
-                   existing: dict[str, Stored], fresh: dict[str, Stored]) -> Instance:
+def _save_instance(ctx: Context, package: Package, top_hash: str, prepared: PreparedTree) -> tuple[Instance, bool]:
+    """The instance with its tree, and whether it is new."""
     now = utcnow()
     instance = find_instance(ctx.session, package.id, top_hash)
     if instance is not None:
         # Same tophash again: the tree is immutable; only record who pushed it last.
         instance.updated_at, instance.updated_by = now, ctx.actor.name
-        return instance
+        return instance, False
     instance = Instance(package_id=package.id, hash=top_hash, readme_hash=prepared.readme_hash,
                         keyword_set_id=trees.keyword_set(ctx.session, prepared.keywords), created_at=now,
                         created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()
     trees.save(ctx.session, instance.id, prepared.json, max_bytes=ctx.settings.max_contents_bytes)
-    # Where a concurrent push added a fragment first, its row (and batch) is the one to keep.
-    rows, ids = blobs.add_blobs(ctx.session, package.owner, fresh) if fresh else ({}, {})
-    fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids)
-    return instance
+    return instance, True
 
 
 def _keywords(contents: dict) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
-from registry.api.json_input import MAX_DEPTH, WINDOW, parse_json
+from registry.api.json_input import (MAX_DEPTH, WINDOW, _LONG_INTEGER_TOKEN, _may_hold_long_integer,
+                                      parse_json)
 from registry.errors import BadRequest, PayloadTooLarge
 
 
@@ -68,3 +70,24 @@ def test_every_body_parses_exactly_as_json_loads_reads_it(text):
     expected = json.loads(text)
     assert json.dumps(parsed, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
     assert [type(v) for v in parsed.values()] == [type(v) for v in expected.values()]
+
+
+@pytest.mark.parametrize("text", [
+    "[1234567890123456789]", "[1,\n-1234567890123456789]", '{"a":\t99999999999999999999}',
+    '{"a": 12345678901234567890123}', "[ 18446744073709551616]",
+])
+def test_long_integers_anywhere_go_the_exact_way(text):
+    assert parse(text) == json.loads(text)
+    assert type(parse(text)[0] if text.startswith("[") else parse(text)["a"]) is int
+
+
+def test_the_quick_look_for_long_integers_misses_none_the_expression_finds():
+    """json_input._may_hold_long_integer stands for _LONG_INTEGER_TOKEN.search: it may answer yes
+    where the expression does not (a `|` before nineteen digits), never no where it does."""
+    rng = random.Random(7)
+    alphabet = b"0123456789" * 6 + b"[,: \t\n\r\x0b\x0c-|\"ab"
+    for _ in range(20_000):
+        body = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))
+        found = _LONG_INTEGER_TOKEN.search(body) is not None
+        quick = _may_hold_long_integer(body)
+        assert quick == found or (quick and b"|" in body), body
