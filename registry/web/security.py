@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, has_request_context, request
+from flask import Flask, Request, Response, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 
 # README images may come from other sites (badges); everything else only from the registry.
@@ -28,6 +28,12 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+    def open_session(self, app: Flask, request_: Request):
+        # The API authenticates bearer tokens only: no cookie to read, and none to write back.
+        if request_.path.startswith("/api/"):
+            return self.null_session_class()
+        return super().open_session(app, request_)
 
 
 def add_security_headers(response: Response) -> Response:

@@ -7,6 +7,7 @@ import re
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from flask import request
 from sqlalchemy import select
 
 from registry import Settings, create_app
@@ -201,6 +202,19 @@ def test_session_cookie_flags(registry):
                                 data={"username": "alice", "password": PASSWORD, "csrf_token": csrf(text(form))})
     cookie = secure.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_api_requests_neither_read_nor_write_the_session_cookie(registry):
+    """The API knows bearer tokens only: a signed-in browser's cookie is not opened for it, and
+    an API answer never sets one (pages still do)."""
+    registry.create_user("alice", password=PASSWORD)
+    sign_in(registry.client, "alice")
+    with registry.app.test_request_context("/api/limits"):
+        assert registry.app.session_interface.is_null_session(
+            registry.app.session_interface.open_session(registry.app, request))
+    answer = registry.client.get("/api/limits")
+    assert answer.status_code == 200 and "Set-Cookie" not in answer.headers
+    assert signed_in_as(registry.client) == "alice"  # the cookie still works for pages
 
 
 def test_a_public_https_url_makes_cookies_secure(settings):
