@@ -2,36 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import heapq
 import json
-import logging
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterator
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from .. import names, tree
 from ..db import utcnow
 from ..errors import BadRequest, Forbidden, NotFound
 from ..models import Access, Instance, Log, Package
-from . import blobs, fragment_sets, permissions, readme, tags, trees
+from . import blobs, fragment_sets, permissions, push_storage, readme, tags, trees
 from .blobs import Stored
 from .context import Context
 from .instances import find_instance
 from .events import PUSH, record_event
 
-log = logging.getLogger(__name__)
-
-MISSING_LIST_LIMIT = 10  # hashes named in an error message
-MISSING_DETAIL_LIMIT = 50  # hashes listed in an error's detail: the answer stays a few KB
-STAGED_VERIFY_THREADS = 8
-# New fragments a push names that are neither in its upload batch nor staged are HEADed where
-# older registries put them (objs/OWNER/); beyond this many, the rest count as missing, so a
-# push that names 100,000 fragments it never uploaded costs a listing, not 100,000 HEADs.
-MAX_UNBATCHED_CHECKS = 500
-BATCH_SAMPLE = 100  # fragments of an upload batch looked up to tell whether it was pushed before
 MAX_KEYWORDS_CHARS = 1_000_000
 
 
@@ -54,7 +39,7 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
         raise BadRequest("Wrong contents hash")
     if not request.dry_run and set(request.sizes) != hashes:
         raise BadRequest("Sizes don't match the hashes")
-    with _batch_listing(ctx, owner, request) as listing:
+    with push_storage.batch_listing(ctx, owner, request.sizes, request.dry_run) as listing:
         package = writable_package(ctx, owner, name, request)
         if request.dry_run:
             return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
@@ -62,14 +47,16 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
         if listing is None:
             # Another user's push (or the local store's): staged copies are read back first,
             # before the package is locked, so its other writers never wait for that.
-            existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes, None)
+            existing, fresh = push_storage.check_fragments_stored(ctx, owner, _in_latest(ctx, package, request.sizes),
+                                                                  request.sizes, None)
             return _commit_push(ctx, _locked(ctx, package), owner, name, top_hash, prepared, existing, fresh, request)
         # The owner's push to S3: while storage lists the batch, the package, the instance and
         # its tree are written (all undone if a fragment is missing). Its other writers wait at
         # most for that listing.
         package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
         instance, created = _save_instance(ctx, package, top_hash, prepared)
-        existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes, listing)
+        existing, fresh = push_storage.check_fragments_stored(ctx, owner, _in_latest(ctx, package, request.sizes),
+                                                              request.sizes, listing)
     return _complete_push(ctx, package, instance, created, existing, fresh, request)
 
 
@@ -87,8 +74,9 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
     if request.dry_run:
         _graft(_latest_tree(ctx, package)[0], subpath, request.contents)  # a bad path fails early
         return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
-    with _batch_listing(ctx, owner, request) as listing:
-        existing, fresh = _check_fragments_stored(ctx, owner, package, request.sizes, listing)
+    with push_storage.batch_listing(ctx, owner, request.sizes, request.dry_run) as listing:
+        existing, fresh = push_storage.check_fragments_stored(ctx, owner, _in_latest(ctx, package, request.sizes),
+                                                              request.sizes, listing)
     package = _locked(ctx, package)  # before reading `latest`: concurrent merges must not lose one
     base, base_fragments = _latest_tree(ctx, package)
     merged = _graft(base, subpath, request.contents)
@@ -110,30 +98,6 @@ class PreparedTree:
     @classmethod
     def of(cls, contents: dict) -> "PreparedTree":
         return cls(trees.serialize(contents), _keywords(contents), tree.readme_hash(contents))
-
-
-@dataclasses.dataclass(frozen=True)
-class BatchListing:
-    batch: str
-    arrived: Future  # of {hash: size} under the batch's prefix
-
-
-@contextlib.contextmanager
-def _batch_listing(ctx: Context, owner: str, request: PushRequest) -> Iterator[BatchListing | None]:
-    """A real push by the owner lists its upload batch (S3; see BlobStore.upload_batch) in the
-    background from here on: storage answers 100,000 keys in about as long as the registry takes
-    to serialise the tree and look the package up, so the two overlap. Nothing else is done in
-    that thread: the request's database session stays in its own. Leaving the block without
-    waiting (a refused push) leaves the listing to end by itself; its answer is dropped."""
-    batch = ctx.store.upload_batch(owner, request.sizes) if not request.dry_run and ctx.actor.name == owner else None
-    if batch is None:
-        yield None
-        return
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-listing")
-    try:
-        yield BatchListing(batch, pool.submit(ctx.store.batch_sizes, owner, batch, len(request.sizes)))
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
@@ -237,7 +201,7 @@ def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[
 def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str,
                  prepared: PreparedTree, existing: dict[str, Stored], fresh: dict[str, Stored],
                  request: PushRequest) -> dict:
-    """Write everything of the push; every fragment was checked by `_check_fragments_stored`:
+    """Write everything of the push; every fragment was checked by `push_storage.check_fragments_stored`:
     those in `existing` have a blob row already, those in `fresh` get one."""
     if package is None:
         package = _create_package(ctx, owner, name, request)
@@ -261,88 +225,6 @@ def _complete_push(ctx: Context, package: Package, instance: Instance, created: 
     if instance.readme_hash:
         readme.index_after_commit(ctx, owner, instance.readme_hash)
     return {"package_url": f"{ctx.base_url}/package/{owner}/{name}", "package_hash": top_hash}
-
-
-def _check_fragments_stored(ctx: Context, owner: str, package: Package | None, sizes: dict[str, int],
-                            listing: BatchListing | None) -> tuple[dict[str, Stored], dict[str, Stored]]:
-    """The original trusted the client (protocol.md 14.1); we check, before anything is
-    committed, that every fragment is one the pusher may reuse, or one it staged and whose bytes
-    hash to its name (then moved into place), or, for the owner, one uploaded into the push's
-    batch (or into place) with the declared size. A fragment of a package the pusher cannot
-    read counts as not stored. What it costs follows the push, never what the owner stored
-    before: one listing of the batch and of the pusher's staging area, a few HEADs at most.
-    Returns the fragments with a blob row already and the new ones, where each is stored."""
-    pusher, store = ctx.actor.name, ctx.store
-    in_latest = _in_latest(ctx, package, sizes)
-    listed: dict[str, Stored] = {}
-    if listing is not None:
-        # What arrived in the push's batch is new: not looked up (100,000 index probes for a
-        # fresh push). If another push added a row for one meanwhile, add_blobs keeps that row.
-        batch = listing.batch
-        listed = {h: Stored(size, batch) for h, size in listing.arrived.result().items()
-                  if h in sizes and h not in in_latest}
-    rest = [h for h in sizes if h not in in_latest and h not in listed]
-    if listed and permissions.readable_fragments(ctx, owner, heapq.nsmallest(BATCH_SAMPLE, listed)):
-        # The batch was pushed before (the same files to another package): its rows exist, and
-        # looking them up costs far less than inserting them again.
-        rest += list(listed)
-    reusable = {**in_latest, **permissions.readable_fragments(ctx, owner, rest)}
-    staged = {h: size for h, size in store.staged_sizes(owner, pusher).items() if h in sizes}
-    new = set(sizes) - set(reusable)
-    found: dict[str, Stored] = {h: Stored(staged[h]) for h in new & set(staged)}  # moved to objs/ if accepted
-    if pusher == owner:
-        found.update((h, stored) for h, stored in listed.items() if h in new and h not in found)
-        # Big fragments uploaded in parts (services.uploads) went to objs/OWNER/: their rows say so.
-        found.update((h, Stored(size)) for h, size in blobs.completed_uploads(
-            ctx.session, owner, pusher, new - set(found)).items())
-        unbatched = sorted(new - set(found))
-        if listing is not None:
-            unbatched = unbatched[:MAX_UNBATCHED_CHECKS]
-        found.update((h, Stored(size)) for h, size in (store.sizes(owner, unbatched) if unbatched else {}).items())
-    missing = sorted(h for h in new if h not in found)
-    if missing:
-        raise BadRequest(f"{len(missing)} fragment(s) are not in storage; upload them first: {_shown(missing)}",
-                         missing=missing[:MISSING_DETAIL_LIMIT])
-    wrong = sorted(h for h in new if found[h].size != sizes[h])
-    if wrong:
-        raise BadRequest(f"{len(wrong)} fragment(s) differ in size from the push: "
-                         + ", ".join(f"{h} (stored {found[h].size}, declared {sizes[h]})"
-                                     for h in wrong[:MISSING_LIST_LIMIT]))
-    # A staged copy of a reusable fragment (`--reupload`) is placed too if the stored bytes went missing.
-    accepted = _accept_staged(ctx, owner, pusher, {h: reusable[h].batch if h in reusable else None for h in staged})
-    rejected = sorted(h for h in new & set(staged) if not accepted[h])
-    if rejected:
-        raise BadRequest(f"{len(rejected)} uploaded fragment(s) do not match their hash; upload them again: "
-                         f"{_shown(rejected)}", mismatched=rejected[:MISSING_DETAIL_LIMIT])
-    return reusable, found
-
-
-def _accept_staged(ctx: Context, owner: str, pusher: str, batches: dict[str, str | None]) -> dict[str, bool]:
-    """Each staged fragment placed at its key (`batches`: where its row says it lives)."""
-    if not batches:
-        return {}
-    hashes = sorted(batches)
-    # Reading each staged fragment back (S3) is I/O-bound: a few at once, each in bounded chunks.
-    with ThreadPoolExecutor(max_workers=STAGED_VERIFY_THREADS) as pool:
-        accepted = dict(zip(hashes, pool.map(lambda h: ctx.store.accept_staged(owner, pusher, h, batches[h]), hashes)))
-    # The staged copies go once the push is committed: if this attempt is rolled back and run
-    # again (a lock conflict), they are still there to be accepted again; if it fails for good,
-    # gc removes them after the grace period.
-    placed = [h for h, ok in accepted.items() if ok]
-
-    def discard(_session) -> None:
-        try:
-            for hash_ in placed:
-                ctx.store.discard_staged(owner, pusher, hash_)
-        except Exception:  # noqa: BLE001 - the push is committed; gc removes what is left
-            log.warning("could not remove staged copies of %s's push to %s", pusher, owner, exc_info=True)
-
-    event.listen(ctx.session, "after_commit", discard, once=True)
-    return accepted
-
-
-def _shown(hashes: list[str]) -> str:
-    return ", ".join(hashes[:MISSING_LIST_LIMIT]) + (" ..." if len(hashes) > MISSING_LIST_LIMIT else "")
 
 
 def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -> Package:
