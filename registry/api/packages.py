@@ -30,7 +30,7 @@ def _push_request(ctx, owner: str, name: str):
 @bp.put("/package/<owner>/<name>/<top_hash>")
 @operation("Packages", "Push an instance; with dry_run, first get upload URLs for its fragments",
            responses.PushAnswer, body=PushSchema, auth=SIGNED_IN, errors=(403, 409, 415))
-@collector.paused_during
+@collector.relaxed_during
 def push_package(owner: str, name: str, top_hash: str):
     ctx = service_context()
     result = push.push_instance(ctx, owner, name, top_hash, _push_request(ctx, owner, name))
@@ -41,7 +41,7 @@ def push_package(owner: str, name: str, top_hash: str):
 @bp.post("/package_update/<owner>/<name>/<path:subpath>")
 @operation("Packages", "Push a subtree into the latest instance",
            responses.PushAnswer, body=PushSchema, auth=SIGNED_IN, errors=(403, 409, 415))
-@collector.paused_during
+@collector.relaxed_during
 def push_subpackage(owner: str, name: str, subpath: str):
     ctx = service_context()
     result = push.push_subpackage(ctx, owner, name, packages.parse_subpath(subpath),
@@ -52,7 +52,7 @@ def push_subpackage(owner: str, name: str, subpath: str):
 @bp.get("/package/<owner>/<name>/<top_hash>")
 @operation("Packages", "An instance: its tree, and download URLs for its fragments",
            responses.Install, query=InstallArgs)
-@collector.paused_during
+@collector.relaxed_during
 def install(owner: str, name: str, top_hash: str):
     installed = packages.get_instance(
         service_context(), owner, name, top_hash,

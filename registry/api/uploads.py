@@ -34,7 +34,7 @@ def _token(token: str) -> str:
 @bp.post("/push-plan/<owner>/<name>")
 @operation("Transfers", "What to do with each fragment of a push: nothing, one PUT, or a multipart upload",
            responses.PushPlan, body=PlanSchema, auth=SIGNED_IN, errors=(403,))
-@collector.paused_during
+@collector.relaxed_during
 def push_plan(owner: str, name: str):
     ctx = _authenticated()
     return jsonify(uploads.plan(ctx, owner, name, PlanSchema().load(json_body() or {})["fragments"]))
