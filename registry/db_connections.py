@@ -37,6 +37,7 @@ IDLE_PING_SECONDS = 10.0
 LOCKING_CLAUSES = (" FOR UPDATE", " FOR SHARE", " LOCK IN SHARE MODE")
 LOCKING_TAIL = 256  # characters at the end of a SELECT where a locking clause is looked for
 CHECKED_IN_KEY = "registry.checked_in"
+_NO_SOCKET_ATTRIBUTE = object()
 
 
 def in_transaction(dbapi_connection) -> bool:
@@ -103,9 +104,16 @@ def check_on_checkout(engine: Engine) -> None:
 
 def closed_by_server(dbapi_connection) -> bool:
     """Between requests nothing is due from the server: a readable socket means it sent its end
-    of the connection (or bytes out of turn, which make the connection as unusable)."""
-    sock = getattr(dbapi_connection, "_sock", None)
-    if sock is None:
+    of the connection (or bytes out of turn, which make the connection as unusable). A PyMySQL
+    that keeps its socket elsewhere is asked with a ping instead."""
+    sock = getattr(dbapi_connection, "_sock", _NO_SOCKET_ATTRIBUTE)
+    if sock is _NO_SOCKET_ATTRIBUTE:
+        try:
+            dbapi_connection.ping(reconnect=False)
+        except Exception:  # noqa: BLE001 - any failure: the pool opens a new connection
+            return True
+        return False
+    if sock is None:  # closed on our side
         return True
     poller = select.poll()
     poller.register(sock, select.POLLIN | select.POLLPRI)

@@ -174,14 +174,16 @@ def test_concurrent_increments_through_lazy_transactions_lose_nothing(engine):
     """Read-then-write under a row lock, from several threads: each increment sees the last."""
     sessions = make_session_factory(engine)
     with sessions() as session:
-        session.execute(insert(Package).values(_package_row("0")))
+        package_id = session.execute(insert(Package).values(_package_row("0"))).inserted_primary_key[0]
         session.commit()
+    this_row = Package.id == package_id  # by primary key: a scan of the index on the name, which
+    # the update moves, may pass the new entry by and find no row (InnoDB, with or without this)
 
     def increment():
         for _ in range(10):
             with sessions() as session:
-                value = int(session.execute(select(Package.name).with_for_update()).scalar())
-                session.execute(update(Package).values(_package_row(str(value + 1))))
+                value = int(session.execute(select(Package.name).where(this_row).with_for_update()).scalar())
+                session.execute(update(Package).where(this_row).values(_package_row(str(value + 1))))
                 session.commit()
 
     threads = [threading.Thread(target=increment) for _ in range(4)]
@@ -191,3 +193,22 @@ def test_concurrent_increments_through_lazy_transactions_lose_nothing(engine):
         thread.join()
     with sessions() as session:
         assert session.scalars(select(Package.name)).all() == ["40"]
+
+
+def test_the_socket_check_on_a_connection_without_the_attribute_pings(engine):
+    """Should PyMySQL keep its socket elsewhere one day, checkout asks the server instead."""
+    class Elsewhere:
+        def __init__(self, alive: bool):
+            self.alive, self.pinged = alive, 0
+
+        def ping(self, reconnect: bool):
+            self.pinged += 1
+            if not self.alive:
+                raise OSError("gone")
+
+    alive, dead = Elsewhere(True), Elsewhere(False)
+    assert not db_connections.closed_by_server(alive) and alive.pinged == 1
+    assert db_connections.closed_by_server(dead) and dead.pinged == 1
+    with engine.connect() as connection:
+        dbapi_connection = connection.connection.dbapi_connection
+        assert not db_connections.closed_by_server(dbapi_connection)  # the real one: its socket, no ping
