@@ -4,8 +4,9 @@ Every view runs inside `run_in_unit_of_work`: its session is committed when the 
 below 400 and rolled back otherwise, or when it raises, before anything else (error rendering,
 request logging) can touch it. Views and services never commit. A request that wrote nothing
 (no pending ORM change, no statement but SELECTs: most GETs) has nothing to commit: its session
-is closed instead, which ends the transaction with one ROLLBACK where a COMMIT costs a COMMIT
-and then the pool's reset (two round trips) plus the session's flush machinery.
+is closed instead, without the session's flush machinery. On MariaDB/MySQL such a request never
+opened a transaction (registry.db_connections), so nothing at all is sent; elsewhere the close
+is one ROLLBACK.
 
 Races between concurrent writers surface as database errors; the transaction is rolled back
 whole, so the view can simply run again on a fresh snapshot:
@@ -112,10 +113,11 @@ def is_database_unavailable(exc: BaseException) -> bool:
 
 
 def close_read_only(session: Session) -> None:
-    """End a session that wrote nothing: no COMMIT (nothing to keep), one ROLLBACK. Its
-    connection is closed first, while its transaction is still open, so the rollback is also
-    the pool's reset on return: Session.close() alone rolls back and then has the pool roll
-    back once more. The loaded rows stay readable, detached."""
+    """End a session that wrote nothing: no COMMIT (nothing to keep), at most one ROLLBACK
+    (none on MariaDB/MySQL, where no transaction was opened). Its connection is closed first,
+    while its transaction is still open, so the rollback is also the pool's reset on return:
+    Session.close() alone rolls back and then has the pool roll back once more. The loaded rows
+    stay readable, detached."""
     if session.in_transaction():
         session.connection().close()
     session.close()
