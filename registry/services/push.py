@@ -43,20 +43,18 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
         package = writable_package(ctx, owner, name, request)
         if request.dry_run:
             return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
-        prepared = PreparedTree.of(request.contents)
         if listing is None:
             # Another user's push (or the local store's): staged copies are read back first,
             # before the package is locked, so its other writers never wait for that.
-            existing, fresh = push_storage.check_fragments_stored(ctx, owner, _in_latest(ctx, package, request.sizes),
-                                                                  request.sizes, None)
-            return _commit_push(ctx, _locked(ctx, package), owner, name, top_hash, prepared, existing, fresh, request)
+            existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, None)
+            return _commit_push(ctx, _locked(ctx, package), owner, name, top_hash, request.contents, existing, fresh,
+                                request)
         # The owner's push to S3: while storage lists the batch, the package, the instance and
         # its tree are written (all undone if a fragment is missing). Its other writers wait at
         # most for that listing.
         package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
-        instance, created = _save_instance(ctx, package, top_hash, prepared)
-        existing, fresh = push_storage.check_fragments_stored(ctx, owner, _in_latest(ctx, package, request.sizes),
-                                                              request.sizes, listing)
+        instance, created = _save_instance(ctx, package, top_hash, request.contents)
+        existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
     return _complete_push(ctx, package, instance, created, existing, fresh, request)
 
 
@@ -75,29 +73,15 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
         _graft(_latest_tree(ctx, package)[0], subpath, request.contents)  # a bad path fails early
         return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
     with push_storage.batch_listing(ctx, owner, request.sizes, request.dry_run) as listing:
-        existing, fresh = push_storage.check_fragments_stored(ctx, owner, _in_latest(ctx, package, request.sizes),
-                                                              request.sizes, listing)
+        existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
     package = _locked(ctx, package)  # before reading `latest`: concurrent merges must not lose one
     base, base_fragments = _latest_tree(ctx, package)
     merged = _graft(base, subpath, request.contents)
     # The base's fragments have rows already (they are in `latest`); what the replaced subtree held is gone.
     known = {**base_fragments, **existing}
     kept = tree.object_hashes(merged)
-    return _commit_push(ctx, package, owner, name, tree.tophash(merged), PreparedTree.of(merged),
+    return _commit_push(ctx, package, owner, name, tree.tophash(merged), merged,
                         {h: f for h, f in known.items() if h in kept and h not in fresh}, fresh, request)
-
-
-@dataclasses.dataclass(frozen=True)
-class PreparedTree:
-    """What an instance stores of its tree, computed before the push's transaction."""
-
-    json: bytes  # canonical, as installs answer it
-    keywords: str
-    readme_hash: str | None
-
-    @classmethod
-    def of(cls, contents: dict) -> "PreparedTree":
-        return cls(trees.serialize(contents), _keywords(contents), tree.readme_hash(contents))
 
 
 def _check_request(ctx: Context, name: str, request: PushRequest) -> None:
@@ -147,16 +131,8 @@ def _reusable(ctx: Context, owner: str, package: Package | None, hashes) -> tupl
     `permissions.readable_fragments` finds. A new instance that changes a few fragments of a big
     one so costs a few hundred rows, not a lookup per fragment. Returns both parts: only the
     second may hold fragments no instance references (the owner's leftovers)."""
-    in_latest = _in_latest(ctx, package, hashes)
+    in_latest = push_storage.in_latest_of(ctx, package, hashes)
     return in_latest, permissions.readable_fragments(ctx, owner, [h for h in hashes if h not in in_latest])
-
-
-def _in_latest(ctx: Context, package: Package | None, hashes) -> dict[str, Stored]:
-    latest = tags.tagged_instance(ctx, package, tags.LATEST) if package is not None else None
-    if latest is None:
-        return {}
-    fragments = blobs.instance_fragments(ctx.session, latest.id)
-    return {h: fragments[h] for h in hashes if h in fragments}
 
 
 def reusable_for_upload(ctx: Context, owner: str, package: Package | None, hashes) -> dict[str, Stored]:
@@ -198,14 +174,13 @@ def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[
     return {h: {"head": heads[h], "put": puts[h]} for h in ordered}
 
 
-def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str,
-                 prepared: PreparedTree, existing: dict[str, Stored], fresh: dict[str, Stored],
-                 request: PushRequest) -> dict:
+def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,
+                 existing: dict[str, Stored], fresh: dict[str, Stored], request: PushRequest) -> dict:
     """Write everything of the push; every fragment was checked by `push_storage.check_fragments_stored`:
     those in `existing` have a blob row already, those in `fresh` get one."""
     if package is None:
         package = _create_package(ctx, owner, name, request)
-    instance, created = _save_instance(ctx, package, top_hash, prepared)
+    instance, created = _save_instance(ctx, package, top_hash, contents)
     return _complete_push(ctx, package, instance, created, existing, fresh, request)
 
 
@@ -240,7 +215,7 @@ def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -
     return package
 
 
-def _save_instance(ctx: Context, package: Package, top_hash: str, prepared: PreparedTree) -> tuple[Instance, bool]:
+def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict) -> tuple[Instance, bool]:
     """The instance with its tree, and whether it is new."""
     now = utcnow()
     instance = find_instance(ctx.session, package.id, top_hash)
@@ -248,12 +223,12 @@ def _save_instance(ctx: Context, package: Package, top_hash: str, prepared: Prep
         # Same tophash again: the tree is immutable; only record who pushed it last.
         instance.updated_at, instance.updated_by = now, ctx.actor.name
         return instance, False
-    instance = Instance(package_id=package.id, hash=top_hash, readme_hash=prepared.readme_hash,
-                        keyword_set_id=trees.keyword_set(ctx.session, prepared.keywords), created_at=now,
+    instance = Instance(package_id=package.id, hash=top_hash, readme_hash=tree.readme_hash(contents),
+                        keyword_set_id=trees.keyword_set(ctx.session, _keywords(contents)), created_at=now,
                         created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()
-    trees.save(ctx.session, instance.id, prepared.json, max_bytes=ctx.settings.max_contents_bytes)
+    trees.save(ctx.session, instance.id, trees.serialize(contents), max_bytes=ctx.settings.max_contents_bytes)
     return instance, True
 
 

@@ -14,7 +14,8 @@ from typing import Iterator
 from sqlalchemy import event
 
 from ..errors import BadRequest
-from . import blobs, permissions
+from ..models import Package
+from . import blobs, permissions, tags
 from .blobs import Stored
 from .context import Context
 
@@ -54,7 +55,16 @@ def batch_listing(ctx: Context, owner: str, sizes: dict[str, int], dry_run: bool
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-def check_fragments_stored(ctx: Context, owner: str, in_latest: dict[str, Stored], sizes: dict[str, int],
+def in_latest_of(ctx: Context, package: Package | None, hashes) -> dict[str, Stored]:
+    """Those of `hashes` that the package's `latest` instance holds, read as one fragment set."""
+    latest = tags.tagged_instance(ctx, package, tags.LATEST) if package is not None else None
+    if latest is None:
+        return {}
+    fragments = blobs.instance_fragments(ctx.session, latest.id)
+    return {h: fragments[h] for h in hashes if h in fragments}
+
+
+def check_fragments_stored(ctx: Context, owner: str, package: Package | None, sizes: dict[str, int],
                            listing: BatchListing | None) -> tuple[dict[str, Stored], dict[str, Stored]]:
     """The original trusted the client (protocol.md 14.1); we check, before anything is
     committed, that every fragment is one the pusher may reuse, or one it staged and whose bytes
@@ -62,9 +72,9 @@ def check_fragments_stored(ctx: Context, owner: str, in_latest: dict[str, Stored
     batch (or into place) with the declared size. A fragment of a package the pusher cannot
     read counts as not stored. What it costs follows the push, never what the owner stored
     before: one listing of the batch and of the pusher's staging area, a few HEADs at most.
-    `in_latest`: those of the package's `latest` instance. Returns the fragments with a blob
-    row already and the new ones, where each is stored."""
+    Returns the fragments with a blob row already and the new ones, where each is stored."""
     pusher, store = ctx.actor.name, ctx.store
+    in_latest = in_latest_of(ctx, package, sizes)
     listed: dict[str, Stored] = {}
     if listing is not None:
         # What arrived in the push's batch is new: not looked up (100,000 index probes for a
