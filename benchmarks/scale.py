@@ -315,6 +315,9 @@ def main() -> None:
     parser.add_argument("--loop-seconds", type=float, default=10.0, help="install GET loop duration (default 10)")
     parser.add_argument("--wrk-seconds", type=int, default=10, help="wrk -d (default 10)")
     parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/", help="a MariaDB/MySQL server")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0",
+                        help="Redis for throttling and the read cache's write generation, as production runs "
+                             "(default redis://127.0.0.1:6379/0; '' for none)")
     parser.add_argument("--skip-wrk", action="store_true", help="leave out the metadata reads (wrk)")
     parser.add_argument("--skip-history", action="store_true", help="leave out history independence")
     parser.add_argument("--only", default="", help=f"comma list of sections: {','.join(SECTIONS)}")

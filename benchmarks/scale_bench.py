@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from registry import Settings, create_app
 from registry.db import utcnow
+from registry.read_cache import RedisGeneration
 from registry.storage.sigv4 import PresignerV4
 from registry.tree import tophash
 from scale_report import Summary
@@ -58,9 +59,15 @@ class Bench:
             os.environ, data_dir=tmp / "data", database_url=self.url, secret_key=secrets.token_urlsafe(48),
             storage="s3", s3_bucket=BUCKET, s3_endpoint_url=self.s3.endpoint_url, s3_region=self.s3.region,
             s3_access_key_id=self.s3.access_key, s3_secret_access_key=self.s3.secret_key,
-            s3_signed_checksums=True, access_token_seconds=7 * 86400)  # a long run outlives the 1 h default
+            s3_signed_checksums=True, access_token_seconds=7 * 86400,  # a long run outlives the 1 h default
+            # As production runs on several hosts: throttling counters and the read cache's write
+            # generation in Redis (--redis ''; neither, reads then always ask the database).
+            ratelimit_storage_url=args.redis)
         app = create_app(self.settings)
         self.engine = app.extensions["registry"].engine
+        generation = getattr(app.extensions["registry"].read_cache, "generation", None)
+        if isinstance(generation, RedisGeneration):
+            stack.callback(generation.forget)
         stack.callback(self.engine.dispose)
         helper = TestRegistry(app)
         self.tokens = {}
@@ -76,7 +83,8 @@ class Bench:
         self.base = self.server.url
         print(f"setup: database {self.schema} on {make_url(args.database_url).render_as_string(hide_password=True)}, "
               f"SeaweedFS {self.s3.endpoint_url} (signatures checked, signed checksums on), "
-              f"registry serve --workers {WORKERS} --threads {THREADS} at {self.base} "
+              f"registry serve --workers {WORKERS} --threads {THREADS} at {self.base}, "
+              f"read cache {'on, generation in Redis ' + args.redis if args.redis else 'off (no Redis)'} "
               f"({time.perf_counter() - started:.1f} s)", flush=True)
 
     # HTTP, as the quilt client speaks it

@@ -12,11 +12,19 @@ from .config import Settings
 __all__ = ["Settings", "create_app"]
 
 
+class RegistryFlask(Flask):
+    def ensure_sync(self, func):
+        # Flask asks, for every hook and view of every request, whether it is a coroutine
+        # function; the registry has none (tests/test_layers.py checks), so each is run as is.
+        return func
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     from .api import register_api
     from .api.context import init_request_handling
     from .api.errors import register_error_handlers
     from .api.bodies import BoundedBodyMiddleware
+    from .api.response_cache import ResponseCache
     from .request_log import init_request_log
     from .db import DatabaseTimeouts
     from .runtime import build_runtime
@@ -25,7 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     settings = settings or Settings.from_env()
     runtime = build_runtime(settings, timeouts=DatabaseTimeouts.from_settings(settings))
-    app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
+    app = RegistryFlask(__name__, static_folder="web/static", template_folder="web/templates")
     app.config.update(
         SECRET_KEY=runtime.secret_key,  # for Flask's session cookie; registry code reads state().secret_key
         SESSION_COOKIE_HTTPONLY=True,
@@ -44,5 +52,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_api(app)
     register_web(app)
     init_unit_of_work(app)  # after every blueprint: it wraps each view
-    app.wsgi_app = BoundedBodyMiddleware(app.wsgi_app, settings)
+    # Outermost: a kept answer needs no body limits (it is only ever a GET without a body).
+    app.wsgi_app = ResponseCache(BoundedBodyMiddleware(app.wsgi_app, settings), app)
     return app

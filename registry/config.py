@@ -22,6 +22,10 @@ def _flag(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+READ_CACHE_PLACES = ("auto", "off", "host")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Everything the registry can be configured with. Field `foo_bar` is read from
@@ -69,6 +73,13 @@ class Settings:
     throttle_account_limit: int = 10
     throttle_address_limit: int = 50
     ratelimit_storage_url: str = ""  # empty: the database; redis://host:6379/0: Redis
+    # Metadata answers (a tag, an instance's row, a token's user) reused by each process until the
+    # next committed write (registry.read_cache). Where the write generation lives: auto (SQLite:
+    # host; MySQL: the throttling Redis, if one is set, else off), off, host (a file in the data
+    # directory: only when every process that writes the database runs on this host), or
+    # redis://host:6379/0 (every host).
+    read_cache: str = "auto"
+    read_cache_seconds: int = 5  # an answer is reused at most this long (writes made outside the registry)
     metrics_token: str = dataclasses.field(default="", repr=False)  # empty: /metrics only from loopback
     max_request_bytes: int = 100 * 1024 * 1024  # decompressed push bodies, as the original
     # Every other /api body (get_objects with 100,000 hashes, as the quilt client sends them, is ~7 MB).
@@ -119,6 +130,9 @@ class Settings:
                              "REGISTRY_MULTIPART_THRESHOLD_BYTES, itself at most 5 GiB (S3's largest single PUT)")
         if not 5 * 1024 ** 2 <= self.s3_copy_part_bytes <= 5 * 1024 ** 3:
             raise ValueError("REGISTRY_S3_COPY_PART_BYTES must be between 5 MiB and 5 GiB (S3's part sizes)")
+        if self.read_cache not in READ_CACHE_PLACES and not self.read_cache.startswith(REDIS_SCHEMES):
+            raise ValueError("REGISTRY_READ_CACHE must be auto, off, host or a redis:// URL, "
+                             f"not {self.read_cache!r}")
         if not 1 <= self.part_urls_per_request <= 10_000:
             raise ValueError("REGISTRY_PART_URLS_PER_REQUEST must be between 1 and 10000")
 

@@ -42,26 +42,34 @@ def _user() -> str | None:
     return getattr(web_user, "name", None) if web_user is not None and web_user.is_authenticated else None
 
 
+def request_id(incoming: str) -> str:
+    """The client's X-Request-ID when it is a sane one, else a new id."""
+    return incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+
+
+def finish_request(request_id_: str, method: str, path: str, endpoint: str, status: int, seconds: float,
+                   user: str | None, remote: str | None) -> None:
+    """The request's metrics and its log line (also for answers the response cache replays)."""
+    metrics.observe_request(endpoint, method, status, seconds)
+    if log.isEnabledFor(logging.INFO):
+        fields = {"request_id": request_id_, "method": method, "path": path, "endpoint": endpoint, "status": status,
+                  "duration_ms": round(seconds * 1000, 2), "user": user, "remote": remote}
+        # log.info() without its search of the stack for the caller, which no line shows.
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "request", (), None, extra={"fields": fields}))
+
+
 def init_request_log(app: Flask) -> None:
     _configure_once()
 
     @app.before_request
     def _start():
         g.started = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        g.request_id = request_id(request.headers.get("X-Request-ID", ""))
 
     @app.after_request
     def _finish(response):
         seconds = time.perf_counter() - g.get("started", time.perf_counter())
-        endpoint = request.endpoint or "unmatched"
-        metrics.observe_request(endpoint, request.method, response.status_code, seconds)
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        if log.isEnabledFor(logging.INFO):
-            fields = {"request_id": g.get("request_id"), "method": request.method, "path": request.path,
-                      "endpoint": endpoint, "status": response.status_code,
-                      "duration_ms": round(seconds * 1000, 2), "user": _user(), "remote": request.remote_addr}
-            # log.info() without its search of the stack for the caller, which no line shows.
-            log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "request", (), None,
-                                      extra={"fields": fields}))
+        finish_request(g.get("request_id"), request.method, request.path, request.endpoint or "unmatched",
+                       response.status_code, seconds, _user(), request.remote_addr)
         return response

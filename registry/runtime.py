@@ -11,7 +11,8 @@ from sqlalchemy.orm import sessionmaker
 
 from .config import Settings
 from .db import DatabaseTimeouts, make_engine, make_session_factory
-from .secrets import make_private_database_file, resolve_secret_key
+from .read_cache import ReadCache, make_generation, watch_commits
+from .secrets import ConfigurationError, make_private_database_file, resolve_secret_key
 from .services.tokens import TokenService
 from .storage import BlobStore, make_store
 
@@ -34,7 +35,25 @@ class Runtime:
     @functools.cached_property
     def engine(self) -> Engine:
         make_private_database_file(self.settings)  # before SQLite creates it world-readable
-        return make_engine(self.settings.effective_database_url, self.timeouts)
+        engine = make_engine(self.settings.effective_database_url, self.timeouts)
+        watch_commits(engine, self._committed_a_write)  # the command line's writes too
+        return engine
+
+    @functools.cached_property
+    def read_cache(self) -> ReadCache | None:
+        """This process's cached metadata answers, or None where caching is off."""
+        generation = make_generation(self.settings, lambda: self.secret_key)
+        return ReadCache(generation, self.settings.read_cache_seconds) if generation else None
+
+    def _committed_a_write(self) -> None:
+        try:
+            cache = self.read_cache
+        except ConfigurationError:
+            # A command that runs without the secret (`registry db upgrade`) cannot name the
+            # Redis key; cached answers then last at most REGISTRY_READ_CACHE_SECONDS.
+            return
+        if cache is not None:
+            cache.generation.bump()
 
     @functools.cached_property
     def session_factory(self) -> sessionmaker:
@@ -57,6 +76,6 @@ class Runtime:
 def build_runtime(settings: Settings, *, timeouts: DatabaseTimeouts | None = None) -> Runtime:
     """Every piece, now, in the order a failure is best reported in (the secret first)."""
     runtime = Runtime(settings, timeouts=timeouts)
-    for piece in ("secret_key", "engine", "session_factory", "store", "tokens"):
+    for piece in ("secret_key", "engine", "session_factory", "store", "tokens", "read_cache"):
         getattr(runtime, piece)
     return runtime

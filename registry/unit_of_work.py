@@ -85,14 +85,30 @@ def _reset_write_mark(_dbapi_connection, record, _proxy):
     record.info.pop(WROTE_KEY, None)
 
 
+# session.info: the Connection the session's transaction runs on, once it has one. A session can
+# be in a transaction without a connection (adding an object begins one): asking it for its
+# connection then would take one from the pool only to find that nothing ran on it.
+CONNECTION_KEY = "registry.connection"
+
+
+@event.listens_for(Session, "after_begin")
+def _note_connection(session, _transaction, connection):
+    session.info[CONNECTION_KEY] = connection
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_connection(session, transaction):
+    if transaction.parent is None:
+        session.info.pop(CONNECTION_KEY, None)
+
+
 def has_writes(session: Session) -> bool:
     """Whether committing the session would change anything (conservative: any statement that
     is not a SELECT counts, SAVEPOINTs and the like included)."""
     if session.new or session.deleted or session.dirty:
         return True
-    if not session.in_transaction():
-        return False
-    return bool(session.connection().info.get(WROTE_KEY))
+    connection = session.info.get(CONNECTION_KEY)
+    return connection is not None and bool(connection.info.get(WROTE_KEY))
 
 
 def is_lock_conflict(exc: BaseException) -> bool:
@@ -118,8 +134,9 @@ def close_read_only(session: Session) -> None:
     while its transaction is still open, so the rollback is also the pool's reset on return:
     Session.close() alone rolls back and then has the pool roll back once more. The loaded rows
     stay readable, detached."""
-    if session.in_transaction():
-        session.connection().close()
+    connection = session.info.get(CONNECTION_KEY)
+    if connection is not None:
+        connection.close()
     session.close()
 
 

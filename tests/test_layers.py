@@ -62,3 +62,12 @@ def test_the_check_sees_every_spelling(tmp_path, monkeypatch):
     monkeypatch.setattr(__name__ + ".REGISTRY", tmp_path / "registry")
     flagged = {line.split(":")[0] for line in violations("web")}
     assert flagged == {f"registry/web/page{number}.py" for number in range(len(spellings))}
+
+
+def test_no_coroutine_views_or_hooks():
+    """registry.RegistryFlask runs views and hooks without asking whether they are coroutines."""
+    found = [f"{path.relative_to(REGISTRY.parent)}:{node.lineno}"
+             for path in sorted(REGISTRY.rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(), str(path)))
+             if isinstance(node, ast.AsyncFunctionDef)]
+    assert found == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, g, request
 
 from ..errors import Unauthorized
-from ..request_scope import base_url, context_for, db_session
+from ..request_scope import base_url, cached_reads, context_for, db_session
 from ..services.context import ANONYMOUS, Actor, Context
 from ..state import state
 from .bodies import CHUNK_BYTES, LIMITS_KEY
@@ -40,7 +40,8 @@ def _authenticate_api_request():
     if header:
         # "Bearer <token>" as the quilt client sends it; a bare token is accepted for parity.
         token = header[7:].strip() if header.lower().startswith("bearer ") else header
-        g.actor = Actor(state().tokens.authenticate(db_session(), token))
+        user, g.credential_expires = state().tokens.authenticate_until(db_session(), token, cached_reads())
+        g.actor = Actor(user)
     elif not state().settings.allow_anonymous_access and request.endpoint not in ALWAYS_ANONYMOUS:
         raise Unauthorized("Not logged in")
 

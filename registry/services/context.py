@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..models import User
+from ..read_cache import UNCACHED, CachedReads, Uncached
 from ..storage import BlobStore
 
 
@@ -54,3 +55,5 @@ class Context:
     actor: Actor = ANONYMOUS
     # Where people open packages in a browser (package_url); the request's origin by default.
     base_url: str = ""
+    # The hot metadata reads (registry.read_cache): kept answers in a request, none elsewhere.
+    reads: CachedReads | Uncached = UNCACHED

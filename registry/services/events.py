@@ -34,6 +34,7 @@ from .. import metrics
 from ..db import utcnow
 from ..models import Event
 from ..names import MAX_NAME_LENGTH, is_username
+from ..read_cache import unseen_by_cached_reads
 from .context import Context
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,15 @@ def hand_over(session: Session) -> None:
     pending = session.info.pop(PENDING_KEY, None)
     if pending:
         session.info[BUFFER_KEY].add(pending)
+
+
+def replay(buffer: "EventBuffer", rows: tuple[dict, ...]) -> None:
+    """The read events of an answer the response cache replays (registry.api.response_cache):
+    as the first answer recorded them, created now."""
+    now = utcnow()
+    for row in rows:
+        metrics.PACKAGE_EVENTS.labels(row["type"]).inc()
+    buffer.add([{**row, "created_at": now} for row in rows])
 
 
 def drop_pending(session: Session) -> None:
@@ -201,7 +211,7 @@ class EventBuffer:
             metrics.EVENTS_DROPPED.inc(excess)
 
     def _write(self, rows: list[dict]) -> None:
-        with self.engine.begin() as connection:
+        with unseen_by_cached_reads(), self.engine.begin() as connection:
             connection.execute(insert(Event.__table__), rows)
 
 

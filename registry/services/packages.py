@@ -60,8 +60,8 @@ _INSTALL: dict[bool, object] = {}
 
 def _install_statement(ctx: Context):
     """The readable package's instance, in one statement built once per kind of caller (no ORM
-    objects: an install reads these columns once). Run on every install: whether the caller may
-    read it is never cached."""
+    objects: an install reads these columns once). Asked on every install, of the database or
+    of the read cache, which forgets its answer at the next write anywhere."""
     key = ctx.actor.is_operator
     statement = _INSTALL.get(key)
     if statement is None:
@@ -81,7 +81,7 @@ class InstanceCache:
     recently used out first, bounded in bytes. Keyed by instance id, tophash and creation time,
     so a row id that a database hands out again (SQLite may, after a deletion) never finds
     another instance's entry. Nothing about who may read a package is kept here: every install
-    asks the database that first, and a deleted package is gone for it at once."""
+    asks that first (_install_statement), and a deleted package is gone for it at once."""
 
     MAX_BYTES = 32 * 1024 * 1024  # per process
     MAX_ENTRY_BYTES = 4 * 1024 * 1024  # bigger trees are read each time (they cost far more to send)
@@ -152,9 +152,8 @@ def get_instance(ctx: Context, owner: str, name: str, top_hash: str, *, subpath:
     """What an install needs: the stored tree and where to download its fragments."""
     row = None
     if tree.is_hash(top_hash):  # anything else is a 404 without a query (see instances.find_instance)
-        row = ctx.session.connection().execute(
-            _install_statement(ctx), {"owner": owner, "name": name, "hash": top_hash, **permissions.readable_params(ctx)}
-        ).first()
+        row = ctx.reads.first(ctx.session, f"install-{ctx.actor.is_operator}", _install_statement(ctx),
+                              {"owner": owner, "name": name, "hash": top_hash, **permissions.readable_params(ctx)})
     if row is None:  # the same 404 whether the package, the hash or the right to read is missing
         raise hash_not_found()
     raw, fragments = _tree_and_fragments(ctx, row.id, top_hash, row.created_at)

@@ -64,9 +64,8 @@ def _get_tag_statement(ctx: Context):
 
 def get_tag(ctx: Context, owner: str, name: str, tag_name: str):
     """The tagged instance: its hash, who made and touched it when, and the package's sharing."""
-    row = ctx.session.connection().execute(
-        _get_tag_statement(ctx), {"owner": owner, "name": name, "tag": tag_name, **permissions.readable_params(ctx)}
-    ).first()
+    row = ctx.reads.first(ctx.session, f"get-tag-{ctx.actor.is_operator}", _get_tag_statement(ctx),
+                          {"owner": owner, "name": name, "tag": tag_name, **permissions.readable_params(ctx)})
     if row is None:  # missing, or not readable: the same 404
         raise permissions.package_not_found(ctx.actor, owner, name)
     if row.hash is None:

@@ -24,6 +24,7 @@ from ..config import Settings
 from ..db import epoch, utcnow
 from ..errors import Forbidden, NotFound, Unauthorized
 from ..models import LoginCode, RefreshToken, User, WebSession
+from ..read_cache import UNCACHED, CachedReads, Uncached
 from .events import TOKEN_REUSED, record_account_event
 
 
@@ -33,23 +34,21 @@ def _digest(secret: str) -> str:
 
 # Built once: every authenticated API request runs it, and a statement built per call costs
 # more to construct and to look up in SQLAlchemy's compiled cache than the query takes. Only the
-# columns a request needs; the User is made from them (see _attached_user).
+# columns a request needs; the User is made from them (see _caller).
 _TOKEN_USER = (select(User.id, User.name, User.is_admin, User.is_active)
                .join(RefreshToken, RefreshToken.user_id == User.id)
                .where(RefreshToken.id == bindparam("refresh_id"), User.id == bindparam("user_id"),
                       RefreshToken.revoked_at.is_(None)))
 
 
-def _attached_user(session: Session, row) -> User:
-    """The User of `row` as a persistent object of `session`, without loading it again: its
-    other columns load on first access, as those of any partly loaded row do."""
+def _caller(row) -> User:
+    """The User of `row`, made from its columns as if loaded, attached to no session: taking it
+    into the request's session would cost more than the read cache's whole answer. A request
+    reads these four columns of its caller; a service that needs more of the row (or changes
+    it) loads it. Related objects that name it attach it to their session themselves."""
     user_id, name, is_admin, is_active = row
-    known = session.identity_map.get(session.identity_key(User, user_id))
-    if known is not None:
-        return known
     user = User(id=user_id, name=name, is_admin=bool(is_admin), is_active=bool(is_active))
     make_transient_to_detached(user)  # as if loaded: no pending change, the rest expired
-    session.add(user)
     return user
 
 
@@ -145,6 +144,12 @@ class TokenService:
 
     def authenticate(self, session: Session, access_token: str) -> User:
         """The user behind a bearer token; 401 when it is invalid, 403 when the account is disabled."""
+        return self.authenticate_until(session, access_token)[0]
+
+    def authenticate_until(self, session: Session, access_token: str,
+                           reads: CachedReads | Uncached = UNCACHED) -> tuple[User, float]:
+        """The user behind a bearer token and when the token expires (epoch seconds). `reads`: a
+        request's cached reads (registry.read_cache) may answer for the database."""
         try:
             claims = self._serializer.loads(access_token)
             user_id, refresh_id, expires_at = claims["u"], claims["r"], claims["x"]
@@ -152,13 +157,13 @@ class TokenService:
             raise Unauthorized("Token invalid.") from None
         if expires_at < epoch(utcnow()):
             raise Unauthorized("Token invalid.")
-        row = session.connection().execute(_TOKEN_USER, {"refresh_id": refresh_id, "user_id": user_id}).first()
+        row = reads.first(session, "token-user", _TOKEN_USER, {"refresh_id": refresh_id, "user_id": user_id})
         if row is None:
             raise Unauthorized("Token invalid.")
-        user = _attached_user(session, row)
+        user = _caller(row)
         if not user.is_active:
             raise Forbidden("Account is inactive. Must have an active account.")
-        return user
+        return user, expires_at
 
     def revoke_session(self, session: Session, access_token: str) -> None:
         """Logout: revoke the refresh token this access token came from."""
