@@ -260,7 +260,8 @@ _unseen = threading.local()
 @contextlib.contextmanager
 def unseen_by_cached_reads():
     """Writes in this block, on this thread, go to tables no cached read looks at (the event log,
-    flushed by every worker twice a second): their COMMIT keeps the generation, and the cache."""
+    flushed by every worker twice a second; throttling counters, which any client can make
+    others write): their COMMIT keeps the generation, and the cache."""
     _unseen.active = True
     try:
         yield

@@ -13,7 +13,8 @@ from registry import read_cache
 from registry.models import Event, Package
 from registry.read_cache import CachedReads, HostGeneration, ReadCache, RedisGeneration, watch_commits
 from registry.runtime import Runtime
-from registry.services import users
+from registry.services import events, users
+from registry.services.throttle import DatabaseCounters
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -64,6 +65,18 @@ def test_the_event_log_keeps_the_generation(runtime):
     with runtime.engine.begin() as connection:  # the same statement outside the block does renew it
         connection.execute(Event.__table__.insert(), [{"type": "INSTALL", "package_owner": "a", "package_name": "b"}])
     assert runtime.recorder.bumps == 1
+
+
+def test_throttling_counters_and_account_events_keep_the_generation(runtime):
+    """Any client can make the registry write these (failed sign-ins): they must not empty every
+    worker's cache."""
+    counters = DatabaseCounters(runtime.engine)
+    counters.add(["some-key"], 60)
+    counters.give_back(["some-key"])
+    events.record_account_event(runtime.engine, events.LOGIN_FAILED, "nobody", {"address": "192.0.2.1"})
+    assert runtime.recorder.bumps == 0
+    with runtime.engine.connect() as connection:
+        assert connection.execute(select(Event.type)).scalars().all() == [events.LOGIN_FAILED]
 
 
 def test_kept_answers_last_while_the_generation_does(runtime):

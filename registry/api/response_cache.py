@@ -112,7 +112,7 @@ class ResponseCache:
 
         body = self.wsgi_app(environ, capture)
         replay = environ.get(CACHEABLE_KEY)
-        if replay is None or not answered or not answered[0].startswith("200 "):
+        if replay is None or not answered or not answered[0].startswith("200 ") or _too_big(answered[1]):
             return body
         try:
             whole = b"".join(body)
@@ -145,6 +145,15 @@ class ResponseCache:
         finish_request(answer_id, "GET", replay.path, replay.endpoint, 200, time.perf_counter() - started,
                        replay.user, environ.get("REMOTE_ADDR"))
         return [kept.body]
+
+
+def _too_big(headers) -> bool:
+    """An answer that says it is too big to keep goes out untouched (a 100,000-fragment install is
+    30 MB: not worth joining in memory only to drop)."""
+    for name, value in headers:
+        if name.lower() == "content-length":
+            return not value.isdigit() or int(value) > MAX_BODY_BYTES
+    return False
 
 
 def _candidate(environ) -> bool:

@@ -241,6 +241,6 @@ def record_account_event(engine: Engine, kind: str, name: str, extra: dict) -> N
     user = name if is_username(name) else None
     if user is None:
         extra = {**extra, "name": name[:MAX_NAME_LENGTH]}
-    with engine.begin() as connection:
+    with unseen_by_cached_reads(), engine.begin() as connection:
         connection.execute(insert(Event).values(user=user, type=kind, package_owner="", package_name="",
                                                 extra=json.dumps(extra)))

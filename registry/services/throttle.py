@@ -42,6 +42,7 @@ from ..config import Settings
 from ..db import utcnow
 from ..errors import StorageUnavailable, TooManyRequests
 from ..models import ThrottleCounter
+from ..read_cache import unseen_by_cached_reads
 
 LOGIN, TOKEN, SIGNUP, CODE = "login", "token", "signup", "code"
 ACCOUNT, ADDRESS = "account", "address"
@@ -78,7 +79,9 @@ class DatabaseCounters:
             return self._add_all(within.connection(), keys, window)
         for attempt in range(3):
             try:
-                with self.engine.begin() as connection:
+                # No cached read looks at counters: a flood of failed sign-ins must not keep
+                # every worker's read cache empty (registry.read_cache).
+                with unseen_by_cached_reads(), self.engine.begin() as connection:
                     return self._add_all(connection, keys, window)
             except IntegrityError:  # a concurrent first try inserted a row: count on it
                 if attempt == 2:
@@ -117,7 +120,7 @@ class DatabaseCounters:
         if within is not None:
             within.execute(statement)
             return
-        with self.engine.begin() as connection:
+        with unseen_by_cached_reads(), self.engine.begin() as connection:
             connection.execute(statement)
 
 
