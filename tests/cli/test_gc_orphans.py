@@ -11,13 +11,15 @@ import pytest
 from registry import Settings, create_app
 from tests.helpers import TestRegistry, build_tree, sha256, stored_batch
 
-GRACE_HOURS = 3 / 3600  # three seconds, the shortest gc accepts for the upload URLs below
+# Eight seconds, the shortest gc accepts for the upload URLs below. Both gc runs must end within
+# it after the young upload (3 s flaked on a loaded machine: the young upload aged past it).
+GRACE_HOURS = 8 / 3600
 PUSHED, ABANDONED, STAGED, YOUNG = b"pushed", b"abandoned upload", b"staged, never pushed", b"young"
 
 
 @pytest.fixture
 def quick(storage_settings):
-    settings = Settings(**{**storage_settings.__dict__, "url_expiry_seconds": 3})  # 1 s flaked: signed at x.9, sent at x+1.1
+    settings = Settings(**{**storage_settings.__dict__, "url_expiry_seconds": 8})  # 1 s flaked: signed at x.9, sent at x+1.1
     registry = TestRegistry(create_app(settings))
     yield registry, settings
     registry.state.engine.dispose()
