@@ -56,20 +56,3 @@ def dumped(schema_class: type[Schema], value) -> Response:
     """`value` (a service's result) serialised through its response schema."""
     return jsonify(dump(schema_class, value))
 
-
-_ROW_DUMPS: dict = {}
-MAX_ROW_DUMPS = 4096  # per process; past it the memo starts over
-
-
-def dump_row(schema_class: type[Schema], row) -> dict:
-    """`dump(schema_class, row)` for a database row (hashable, compared by value), remembered: the
-    read cache hands the same rows out again and again, and a dump costs as much as the rest of
-    such a request. The dict is shared: copy it before changing it."""
-    key = (schema_class, row)
-    found = _ROW_DUMPS.get(key)
-    if found is None:
-        found = dump(schema_class, row)
-        if len(_ROW_DUMPS) >= MAX_ROW_DUMPS:
-            _ROW_DUMPS.clear()
-        _ROW_DUMPS[key] = found
-    return found

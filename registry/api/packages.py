@@ -11,7 +11,7 @@ from ..schemas import responses
 from ..schemas.packages import InstallArgs, PushSchema
 from ..services import packages, permissions, push
 from .context import json_body, service_context
-from .contract import SIGNED_IN, dump_row, dumped, operation
+from .contract import SIGNED_IN, dump, dumped, operation
 from .response_cache import allow_caching
 
 bp = Blueprint("packages", __name__, url_prefix="/api")
@@ -59,7 +59,7 @@ def install(owner: str, name: str, top_hash: str):
         service_context(), owner, name, top_hash,
         subpath=packages.parse_subpath(request.args.get("subpath", "")),
         meta_only=packages.parse_meta_only(request.args.get("meta_only", "")))
-    rest = {"urls": installed.urls, "sizes": installed.sizes, **dump_row(responses.Stamped, installed.instance)}
+    rest = {"urls": installed.urls, "sizes": installed.sizes, **dump(responses.Stamped, installed.instance)}
     answer = Response(install_body(installed.contents, rest), mimetype="application/json")
     allow_caching()
     return answer

@@ -6,7 +6,7 @@ from ..schemas import responses
 from ..schemas.packages import TagSchema
 from ..services import permissions, tags
 from .context import json_body, service_context
-from .contract import SIGNED_IN, dump_row, dumped, operation
+from .contract import SIGNED_IN, dumped, operation
 from .response_cache import allow_caching
 
 bp = Blueprint("tags", __name__, url_prefix="/api")
@@ -21,7 +21,7 @@ def list_tags(owner: str, name: str):
 @bp.get("/tag/<owner>/<name>/<tag>")
 @operation("Tags", "The instance a tag points to", responses.TaggedInstance)
 def get_tag(owner: str, name: str, tag: str):
-    answer = jsonify(dump_row(responses.TaggedInstance, tags.get_tag(service_context(), owner, name, tag)))
+    answer = dumped(responses.TaggedInstance, tags.get_tag(service_context(), owner, name, tag))
     allow_caching()
     return answer
 
