@@ -22,6 +22,7 @@ from registry.db import utcnow
 from registry.read_cache import RedisGeneration
 from registry.storage.sigv4 import PresignerV4
 from registry.tree import tophash
+from registry_client.tree import changes as tree_changes
 from scale_report import Summary
 from scale_stack import (BUCKET, HISTORY_OWNER, HTTP_TIMEOUT, LOOP_THREADS, OWNER, ROOT, SEED_THREADS, STOP, THREADS,
                          UPLOAD_THREADS, WORKERS, RssSampler, Server, check, database, http_put, parallel,
@@ -130,6 +131,44 @@ class Bench:
         return {"name": name, "top_hash": top_hash, "files": files, "dry": dry, "put": put, "upload": uploaded,
                 "uploaded": len(wanted)}
 
+    def sdk_push(self, owner: str, name: str, files: dict[str, bytes], *, base: dict | None = None) -> dict:
+        """A push as our SDK sends it: the push plan for the fragments the registry may lack, their
+        upload (not timed), then the whole tree, or with `base` (a push's result) only the changes
+        from its tree and the plan for only the fragments it lacks. Timed like `push`."""
+        contents, data = build_tree(files)
+        top_hash = tophash(contents)
+        if base is None:
+            wanted = set(data)
+            url, body = f"{self.base}/api/package/{owner}/{name}/{top_hash}", {
+                "dry_run": False, "is_public": False, "is_team": False, "description": "", "contents": contents}
+        else:
+            base_tree, base_data = build_tree(base["files"])
+            wanted = set(data) - set(base_data)
+            url, body = f"{self.base}/api/v2/package/{owner}/{name}/{top_hash}", {
+                "base": base["top_hash"], "changes": tree_changes(base_tree, contents)}
+        sizes = {h: len(data[h]) for h in sorted(wanted)}
+        body["sizes"] = sizes
+        headers = self.headers(owner, gzipped=True)
+        packed = gzip.compress(json.dumps({"fragments": sizes}).encode())
+        started = time.perf_counter()
+        response = self.session().post(f"{self.base}/api/v2/push-plan/{owner}/{name}", data=packed, headers=headers,
+                                       timeout=HTTP_TIMEOUT)
+        plan = time.perf_counter() - started
+        check(response, "push plan")
+        entries = response.json()["fragments"]
+        assert {e["action"] for e in entries.values()} <= {"single", "stored"}, "fragments are small"
+        started = time.perf_counter()
+        parallel([(e["url"], data[h], e["headers"]) for h, e in entries.items() if e["action"] == "single"],
+                 lambda item, state: http_put(state, *item), UPLOAD_THREADS)
+        uploaded = time.perf_counter() - started
+        packed = gzip.compress(json.dumps(body).encode())
+        started = time.perf_counter()
+        response = self.session().put(url, data=packed, headers=headers, timeout=HTTP_TIMEOUT)
+        put = time.perf_counter() - started
+        check(response, "push")
+        return {"name": name, "top_hash": top_hash, "files": files, "dry": plan, "put": put, "upload": uploaded,
+                "uploaded": len(wanted), "body_bytes": len(packed)}
+
     def upload(self, items: list[tuple[str, bytes]]) -> None:
         """PUT each fragment to its presigned URL, exactly as signed (no extra headers), 32 at once."""
         parallel(items, lambda item, state: http_put(state, *item), UPLOAD_THREADS)
@@ -226,11 +265,12 @@ class Bench:
                 result[name] = (cursor.fetchone()[0], int(sizes.get(name) or 0))
             return result
 
-    def measured_push(self, owner: str, name: str, files: dict[str, bytes], **kwargs) -> dict:
-        """A push with the database rows and bytes it added and the workers' peak memory."""
+    def measured_push(self, owner: str, name: str, files: dict[str, bytes], *, sdk: bool = False, **kwargs) -> dict:
+        """A push (as quilt sends it, or `sdk`) with the database rows and bytes it added and the
+        workers' peak memory."""
         before = self.footprint()
         with RssSampler(self.server.process.pid) as rss:
-            result = self.push(owner, name, files, **kwargs)
+            result = (self.sdk_push if sdk else self.push)(owner, name, files, **kwargs)
         after = self.footprint()
         delta = {t: (after[t][0] - before.get(t, (0, 0))[0], after[t][1] - before.get(t, (0, 0))[1]) for t in after}
         result.update(rss=rss.peak, hwm=rss.hwm, rows=sum(r for r, _ in delta.values()),

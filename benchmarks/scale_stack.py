@@ -207,16 +207,17 @@ def raw_connection(url: str) -> pymysql.connections.Connection:
 
 
 
-def http_put(state: dict, url: str, data: bytes) -> None:
+def http_put(state: dict, url: str, data: bytes, headers: dict[str, str] | None = None) -> None:
     """PUT `data` to a presigned URL on this thread's keep-alive connection (`state`), as signed:
-    no headers but Host and Content-Length. One retry on a fresh connection if the old one was closed."""
+    no headers but Host, Content-Length and the signed `headers`. One retry on a fresh connection
+    if the old one was closed."""
     parts = urlsplit(url)
     for attempt in (1, 2):
         connection = state.get(parts.netloc)
         if connection is None:
             connection = state[parts.netloc] = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
         try:
-            connection.request("PUT", f"{parts.path}?{parts.query}", body=data)
+            connection.request("PUT", f"{parts.path}?{parts.query}", body=data, headers=headers or {})
             response = connection.getresponse()
             body = response.read()
         except (http.client.HTTPException, ConnectionError):

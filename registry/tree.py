@@ -8,6 +8,7 @@ and strict, because the quilt client decodes every JSON object that has a `type`
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import struct
 from typing import Any, Iterator
@@ -47,27 +48,36 @@ def are_hashes(values: list) -> bool:
     return (set(map(type, values)) <= {str} and set(map(len, values)) <= {64}
             and _HEX.fullmatch("".join(values)) is not None)
 
-def validate(node: Any, *, root: bool) -> set[str]:
-    """Raise BadRequest unless `node` is a well-formed tree (a ROOT when `root`, else a subtree);
-    returns `object_hashes(node)`, met on the way. A path is only spelled out for an error: a
-    100,000-file tree is checked without building one, and its hashes are checked together at
-    the end (one C pass; a bad one is then looked for)."""
+def validate(node: Any, *, root: bool, at: tuple[str, ...] = ()) -> set[str]:
+    """Raise BadRequest unless `node` is a well-formed tree (a ROOT when `root`, else a subtree,
+    which lies at the path `at` below the root: errors name the whole path, and the depth bound
+    counts from the root); returns `object_hashes(node)`, met on the way. A path is only spelled
+    out for an error: a 100,000-file tree is checked without building one, and its hashes are
+    checked together at the end (one C pass; a bad one is then looked for)."""
     if not isinstance(node, dict) or node.get("type") not in _ALLOWED_KEYS:
-        raise BadRequest("Invalid contents: every node must be an object with a valid 'type'")
+        raise BadRequest(f"Invalid contents{_at(at)}: every node must be an object with a valid 'type'")
     if (node["type"] == ROOT) != root:
-        raise BadRequest("Unexpected node type")
+        raise BadRequest(f"Unexpected node type{_at(at)}")
+    where = None
+    for name in at:
+        where = (where, name)
     hashes: list = []
-    _check_nodes(node, hashes)
+    _check_nodes(node, hashes, where, len(at))
     if not are_hashes(hashes):
-        _check_nodes(node, None)  # raises, naming the node
+        _check_nodes(node, None, where, len(at))  # raises, naming the node
         raise BadRequest("Invalid contents: 'hashes' must be lists of SHA-256 hex digests")
     return set(hashes)
 
 
-def _check_nodes(node: dict, hashes: list | None) -> None:
+def _at(names: tuple[str, ...]) -> str:
+    return f" at /{'/'.join(names)}" if names else ""
+
+
+def _check_nodes(node: dict, hashes: list | None, where: tuple | None = None, depth: int = 0) -> None:
     """Every node's structure; the hashes of leaves and metadata are added to `hashes` (leaves'
-    unchecked), or checked one by one if it is None."""
-    stack: list[tuple[dict, tuple | None, int]] = [(node, None, 0)]
+    unchecked), or checked one by one if it is None. `where` is the node's place (see _path), at
+    `depth` below the root."""
+    stack: list[tuple[dict, tuple | None, int]] = [(node, where, depth)]
     while stack:
         current, where, depth = stack.pop()
         _validate_node(current, where, hashes)
@@ -210,14 +220,26 @@ def walk(node: dict) -> Iterator[dict]:
         stack.extend(current.get("children", {}).values())
 
 def object_hashes(node: dict, *, meta_only: bool = False) -> set[str]:
-    """Every fragment the (sub)tree references: data hashes and metadata hashes (protocol.md 5.3)."""
+    """Every fragment the (sub)tree references: data hashes and metadata hashes (protocol.md 5.3).
+    A group's leaves are taken together (no Python step per leaf beyond two list entries)."""
     found: set[str] = set()
-    for current in walk(node):
+    stack = [node]
+    while stack:
+        current = stack.pop()
         if "metadata_hash" in current:
             found.add(current["metadata_hash"])
+        children = current.get("children")
+        if children is None:
+            if not meta_only:
+                found.update(current["hashes"])
+            continue
+        leaves = [child for child in children.values() if "children" not in child]
+        stack.extend(child for child in children.values() if "children" in child)
         if not meta_only:
-            found.update(current.get("hashes", ()))
+            found.update(itertools.chain.from_iterable([leaf["hashes"] for leaf in leaves]))
+        found.update([leaf["metadata_hash"] for leaf in leaves if "metadata_hash" in leaf])
     return found
+
 
 def subtree(root: dict, subpath: list[str]) -> dict:
     node = root
@@ -228,6 +250,37 @@ def subtree(root: dict, subpath: list[str]) -> dict:
         node = children[component]
     return node
 
+def apply_changes(root: dict, changes: dict[str, Any]) -> None:
+    """Change a validated tree in place: each path ("/"-joined child names below the root) is
+    set to its node (a subtree, validated here), or removed where the node is None. A path's
+    parent must be a group of the tree, and no path may lie inside another, so the order of the
+    changes does not matter. Replaced children keep their place; new ones come last."""
+    paths = sorted(changes)
+    for outer, inner in zip(paths, paths[1:]):
+        if inner.startswith(outer + "/"):
+            raise BadRequest(f"Invalid change at /{inner}: it lies inside the change at /{outer}")
+    for path in paths:
+        names = tuple(path.split("/"))
+        if len(names) > MAX_DEPTH:
+            raise BadRequest(f"Invalid contents: deeper than {MAX_DEPTH} levels")
+        parent = root
+        for depth, name in enumerate(names[:-1], start=1):
+            parent = parent["children"].get(name)
+            if parent is None or parent["type"] != GROUP:
+                raise BadRequest(f"Invalid change at /{path}: /{'/'.join(names[:depth])} is not a group")
+        node = changes[path]
+        if node is None:
+            if parent["children"].pop(names[-1], None) is None:
+                raise BadRequest(f"Invalid change at /{path}: there is nothing to remove")
+            continue
+        where = None
+        for name in names[:-1]:
+            where = (where, name)
+        _check_names({names[-1]: node}, where)
+        validate(node, root=False, at=names)
+        parent["children"][names[-1]] = node
+
+
 def readme_hash(root: dict) -> str | None:
     """The package README: a FILE named README directly under the root (protocol.md 5.1)."""
     readme = root["children"].get("README")
@@ -236,8 +289,14 @@ def readme_hash(root: dict) -> str | None:
     return None
 
 
-def node_names(root: dict) -> Iterator[str]:
-    """Every child name in the tree, lower-cased (what search matches besides name and README)."""
-    for node in walk(root):
-        for name in node.get("children", {}):
-            yield name.lower()
+def node_names(root: dict) -> set[str]:
+    """Every child name in the tree, lower-cased (what search matches besides name and README).
+    A group's names are lower-cased at once: no name holds a newline (see _BAD_NAME_CHARACTER)."""
+    found: set[str] = set()
+    stack = [root]
+    while stack:
+        children = stack.pop().get("children")
+        if children:
+            found.update("\n".join(children).lower().split("\n"))
+            stack.extend(child for child in children.values() if "children" in child)
+    return found

@@ -12,10 +12,10 @@ from typing import Callable
 from . import api
 from .client import Client, resolve
 from .entries import Origin, PackageDir, PackageEntry
-from .errors import Forbidden, IntegrityError, NotFound, PathNotFound, TransferError, UsageError
+from .errors import Conflict, Forbidden, IntegrityError, NotFound, PathNotFound, TransferError, UsageError
 from .store import ObjectStore
 from .uploads import Planned, PlannedUploads, part_sizer
-from .tree import FILE, build_tree, metadata_fragment, object_hashes, read_tree, split_key, tophash
+from .tree import FILE, build_tree, changes, metadata_fragment, object_hashes, read_tree, split_key, tophash
 
 RAW_FILE = {"q_ext": "id", "q_target": "file"}  # what `quilt build` records for a file kept as is
 DATA_SUFFIXES = {"pandas": ".parquet", "numpy": ".npy"}  # what quilt stored DataFrames/arrays as
@@ -36,6 +36,7 @@ class Package(PackageDir):
     def __init__(self):
         super().__init__()
         self.top_hash: str | None = None
+        self._contents: dict | None = None  # the tree as browsed from a registry
 
     # Editing
 
@@ -153,13 +154,38 @@ class Package(PackageDir):
         # Files are hashed where they are, not copied (the upload reads them, and blob storage
         # checks every byte), with the parts of those that go up in parts in the same read.
         sizer = part_sizer(session)
+        browsed = self._contents
         top_hash, contents = self._build(
             name, client, lambda path: client.store.add_file(path, copy=False, part_size=sizer))
         hashes = object_hashes(contents)
         origins = {h: e._origin for _, e in self.walk() for h in (e.hashes or ()) if e._origin}
         sizes = {h: imported[h] if h in imported else _size(client.store, h, origins) for h in hashes}
+        sharing = {"is_public": public, "is_team": team, **({"message": message} if message else {})}
+        base = _pushed_base(client, session, name, contents, browsed)
+        if base is not None:
+            # Only what changed since the registry's `latest` (which this machine has) goes up.
+            base_hash, changed, new = base
+            try:
+                self._upload(client, session, name, {h: sizes[h] for h in new}, origins)
+                session.request("PUT", f"/api/v2/package/{owner}/{package}/{top_hash}", compress=True, json_body={
+                    "base": base_hash, "changes": changed, "sizes": {h: sizes[h] for h in new}, **sharing})
+                return top_hash
+            except (Conflict, NotFound):
+                pass  # the base went meanwhile, or a registry without changes: the whole push says why
+            except UsageError as exc:
+                if exc.status != 405:
+                    raise
+        self._upload(client, session, name, sizes, origins)
+        session.request("PUT", f"/api/package/{owner}/{package}/{top_hash}", compress=True, json_body={
+            "dry_run": False, "description": "", "contents": contents, "sizes": sizes, **sharing})
+        return top_hash
+
+    def _upload(self, client: Client, session, name: str, sizes: dict[str, int], origins: dict) -> None:
+        """The fragments of `sizes` the registry does not hold yet go up, as its push plan says."""
+        if not sizes:
+            return
+        owner, package = api.parse_name(name)
         try:
-            # The push plan says which fragments the registry has and how the rest go up.
             plan = session.request("POST", f"/api/v2/push-plan/{owner}/{package}",
                                    json_body={"fragments": sizes}, compress=True)["fragments"]
         except (Forbidden, NotFound) as exc:  # the registry hides others' packages behind a 404
@@ -167,19 +193,12 @@ class Package(PackageDir):
             exc.hint = (f"New packages go under your own user name; to push to {name}, its owner "
                         f"({owner}) must share it with the team (access add {name} team).")
             raise
-        if set(plan) != hashes:
+        if set(plan) != set(sizes):
             raise TransferError("The registry answered the push plan for other fragments than the package has.")
         PlannedUploads(client.transfers(), session, owner, package, client.store).run(
             [Planned(h, client.store.locate(h), sizes[h], plan[h],
                      ensure=(lambda h=h: origins[h].ensure_local({h})) if h in origins else None)
-             for h in sorted(hashes)], label=f"Pushing {name}")
-        path = f"/api/package/{owner}/{package}/{top_hash}"
-        body = {"dry_run": False, "is_public": public, "is_team": team, "description": "",
-                "contents": contents, "sizes": sizes}
-        if message:
-            body["message"] = message
-        session.request("PUT", path, json_body=body, compress=True)
-        return top_hash
+             for h in sorted(sizes)], label=f"Pushing {name}")
 
     def _import_s3_sources(self, session, owner: str, package: str) -> dict[str, int]:
         """Have the registry copy every s3:// entry into its store; returns their hashes and sizes."""
@@ -282,6 +301,28 @@ def _store_entry(entry: PackageEntry, client: Client, add_file: Callable[[Path],
     else:
         return
     entry._source, entry._client = None, client
+
+
+def _pushed_base(client: Client, session, name: str, contents: dict,
+                 browsed: dict | None) -> tuple[str, dict, set[str]] | None:
+    """The registry's `latest` of the package when this machine has its tree (built, pushed or
+    installed here, or the `browsed` tree the package was edited from): its top hash, the changes
+    from it to `contents` and the fragments it lacks. None when the push must go whole."""
+    try:
+        base_hash = api.resolve_top_hash(session, name)
+    except NotFound:
+        return None  # a new package (or one we may not read: the push says so)
+    if browsed is not None and tophash(browsed) == base_hash:
+        base = browsed
+    else:
+        found = client.store.load_manifest(name, base_hash)
+        if found is None or tophash(found[1]) != base_hash:
+            return None
+        base = found[1]
+    changed = changes(base, contents)
+    if changed is None:
+        return None
+    return base_hash, changed, object_hashes(contents) - object_hashes(base)
 
 
 def _size(store: ObjectStore, hash_: str, origins: dict) -> int:

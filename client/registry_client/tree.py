@@ -71,6 +71,36 @@ def object_hashes(node: dict, *, meta_only: bool = False) -> set[str]:
     return found
 
 
+def changes(base: dict, new: dict) -> dict[str, dict | None] | None:
+    """What turns the tree `base` into `new` (PUT /api/v2/package): each child that changed or
+    came, whole, under its "/"-joined path, and None for each that went. A folder whose own
+    fields are unchanged is compared child by child. None when the roots' own fields differ
+    (the package's metadata): that push goes whole."""
+    if _own_fields(base) != _own_fields(new):
+        return None
+    found: dict[str, dict | None] = {}
+    stack: list[tuple[dict, dict, str]] = [(base, new, "")]
+    while stack:
+        old_node, new_node, prefix = stack.pop()
+        old_children, new_children = old_node["children"], new_node["children"]
+        for name in old_children.keys() - new_children.keys():
+            found[prefix + name] = None
+        for name, child in new_children.items():
+            old = old_children.get(name)
+            if old == child:
+                continue
+            if old is not None and old.get("type") == child.get("type") == "GROUP" and \
+                    _own_fields(old) == _own_fields(child):
+                stack.append((old, child, f"{prefix}{name}/"))
+            else:
+                found[prefix + name] = child
+    return found
+
+
+def _own_fields(node: dict) -> dict:
+    return {key: value for key, value in node.items() if key != "children"}
+
+
 def metadata_fragment(meta: dict) -> bytes:
     """User metadata as the published client stores it: sorted keys, no whitespace, ASCII."""
     if not isinstance(meta, dict):

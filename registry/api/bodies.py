@@ -20,7 +20,8 @@ from .errors import error_payload
 
 CHUNK_BYTES = 64 * 1024
 # Pushes carry the whole tree; nothing else under /api needs more than the small cap.
-PUSH_ROUTES = (("PUT", "/api/package/"), ("POST", "/api/package_update/"), ("POST", "/api/v2/push-plan/"))
+PUSH_ROUTES = (("PUT", "/api/package/"), ("POST", "/api/package_update/"), ("POST", "/api/v2/push-plan/"),
+               ("PUT", "/api/v2/package/"))
 LIMITS_KEY = "registry.body_limits"
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from .. import collector
 from ..errors import UnsupportedMediaType
 from ..schemas import responses
-from ..schemas.packages import InstallArgs, PushSchema
+from ..schemas.packages import ChangeSchema, InstallArgs, PushSchema
 from ..services import packages, permissions, push
 from .context import json_body, service_context
 from .contract import SIGNED_IN, dump, dumped, operation
@@ -17,7 +17,7 @@ from .response_cache import allow_caching
 bp = Blueprint("packages", __name__, url_prefix="/api")
 
 
-def _push_request(ctx, owner: str, name: str):
+def _push_request(ctx, owner: str, name: str, schema=PushSchema):
     permissions.require_user(ctx.actor)  # authenticate before validating (protocol.md 14.10)
     if ctx.actor.name != owner and permissions.find_readable(ctx, owner, name) is None:
         # Before the body too: a stranger's bad push to a private package gets the same 404 as
@@ -25,7 +25,7 @@ def _push_request(ctx, owner: str, name: str):
         raise permissions.package_not_found(ctx.actor, owner, name)
     if not request.is_json:  # the quilt client always sends application/json (gzipped)
         raise UnsupportedMediaType("A push body must be JSON (Content-Type: application/json)")
-    return PushSchema().load(json_body() or {})
+    return schema().load(json_body() or {})
 
 
 @bp.put("/package/<owner>/<name>/<top_hash>")
@@ -36,6 +36,16 @@ def push_package(owner: str, name: str, top_hash: str):
     ctx = service_context()
     result = push.push_instance(ctx, owner, name, top_hash, _push_request(ctx, owner, name))
     # What jsonify writes (this app keeps insertion order), a dry run's 200,000 URLs much faster.
+    return Response(strings_json(result) + b"\n", mimetype="application/json")
+
+
+@bp.put("/v2/package/<owner>/<name>/<top_hash>")
+@operation("Packages", "Push an instance as its changes to another instance of the package",
+           responses.PushAnswer, body=ChangeSchema, auth=SIGNED_IN, errors=(403, 409, 415))
+@collector.relaxed_during
+def push_changes(owner: str, name: str, top_hash: str):
+    ctx = service_context()
+    result = push.push_changes(ctx, owner, name, top_hash, _push_request(ctx, owner, name, ChangeSchema))
     return Response(strings_json(result) + b"\n", mimetype="application/json")
 
 

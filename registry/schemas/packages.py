@@ -4,7 +4,7 @@ import itertools
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
-from ..services.push import PushRequest
+from ..services.push import ChangeRequest, PushRequest
 from ..tree import HASH_RE, are_hashes, is_hash
 
 MAX_MESSAGE_LENGTH = 10_000
@@ -91,6 +91,43 @@ class PushSchema(Schema):
         is_public = data["is_public"] if data["is_public"] is not None else bool(data["public"])
         return PushRequest(contents=data["contents"], sizes=data["sizes"], dry_run=data["dry_run"],
                            is_public=is_public, is_team=data["is_team"], message=data["message"])
+
+
+class ChangeMap(fields.Field):
+    """`changes`: path below the root ("/"-joined child names) -> the node to put there, or null
+    to remove what is there. Nodes are checked as trees when they are applied (tree.apply_changes)."""
+
+    json_schema = {"type": "object", "maxProperties": MAX_PUSH_FRAGMENTS,
+                   "additionalProperties": {"type": ["object", "null"]}}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise ValidationError("Not a valid mapping type.")
+        if len(value) > MAX_PUSH_FRAGMENTS:
+            raise ValidationError(f"At most {MAX_PUSH_FRAGMENTS} changes per push, not {len(value)}.")
+        bad = list(itertools.islice((k for k, v in value.items() if v is not None and not isinstance(v, dict)),
+                                    ERRORS_SHOWN))
+        if bad:
+            raise ValidationError({k[:80]: ["must be a node (an object) or null"] for k in bad})
+        return value
+
+
+class ChangeSchema(Schema):
+    """A push as its changes to an instance of the package (PUT /api/v2/package/O/N/HASH)."""
+
+    class Meta:
+        unknown = RAISE
+
+    base = _hash(required=True)
+    changes = ChangeMap(required=True)
+    sizes = SizeMap(required=True)
+    is_public = StrictBoolean(load_default=False)
+    is_team = StrictBoolean(load_default=False)
+    message = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=MAX_MESSAGE_LENGTH))
+
+    @post_load
+    def _request(self, data, **_):
+        return ChangeRequest(**data)
 
 
 class HashListSchema(Schema):

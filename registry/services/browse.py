@@ -8,7 +8,6 @@ Reads only: no event is recorded, so browsing does not count as installs or prev
 
 from __future__ import annotations
 
-import json
 import logging
 import posixpath
 
@@ -31,7 +30,7 @@ def package_details(ctx: Context, owner: str, name: str, *, top_hash: str | None
     a hash, tag or version it does not have, are all NotFound. `log` is oldest first."""
     package = permissions.readable_package(ctx, owner, name)
     instance, selected = _select_instance(ctx, package, top_hash, tag, version)
-    contents = json.loads(trees.load(ctx.session, instance.id))
+    contents = trees.load_tree(ctx.session, instance.id)
     is_owner = permissions.is_owner(ctx, package)
     is_public, is_team = permissions.access_flags(ctx, package)
     return {

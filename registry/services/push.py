@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 from sqlalchemy import select
 
 from .. import names, tree
 from ..db import utcnow
-from ..errors import BadRequest, Forbidden, NotFound
+from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..models import Access, Instance, Log, Package
 from . import blobs, fragment_sets, permissions, push_storage, readme, tags, trees
 from .blobs import Stored
@@ -30,6 +29,18 @@ class PushRequest:
     message: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class ChangeRequest:
+    """A push as its changes to the instance `base` (see push_changes)."""
+
+    base: str
+    changes: dict[str, dict | None]
+    sizes: dict[str, int]
+    is_public: bool = False
+    is_team: bool = False
+    message: str | None = None
+
+
 def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest) -> dict:
     """A dry run answers `upload_urls`; a real push commits package, instance, blobs, links, log,
     `latest` and event together (the caller commits), after checking every fragment is stored."""
@@ -39,23 +50,61 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
         raise BadRequest("Wrong contents hash")
     if not request.dry_run and set(request.sizes) != hashes:
         raise BadRequest("Sizes don't match the hashes")
-    with push_storage.batch_listing(ctx, owner, request.sizes, request.dry_run) as listing:
+    if request.dry_run:
         package = writable_package(ctx, owner, name, request)
-        if request.dry_run:
-            return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
+        return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
+    return _commit_checked(ctx, owner, name, top_hash, request)
+
+
+def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: ChangeRequest) -> dict:
+    """A push sent as its changes to an instance of the package (`base`): the new tree is the
+    base's with `changes` applied, and `sizes` names exactly the fragments the base does not
+    hold. It is then committed as a push of the whole tree would be, so a new instance that
+    changes ten files of 100,000 is neither sent nor checked whole."""
+    _check_request(ctx, name, request)
+    package = writable_package(ctx, owner, name, request)
+    base = find_instance(ctx.session, package.id, request.base) if package is not None else None
+    if base is None:
+        raise Conflict(f"{request.base} is not an instance of {owner}/{name}; push the whole tree instead")
+    contents = trees.load_tree(ctx.session, base.id)
+    tree.apply_changes(contents, request.changes)
+    if tree.tophash(contents) != top_hash:
+        raise BadRequest("Wrong contents hash")
+    held = blobs.instance_fragments(ctx.session, base.id)
+    hashes = tree.object_hashes(contents)
+    new = hashes - held.keys()
+    if set(request.sizes) != new:
+        missing, extra = sorted(new - set(request.sizes)), sorted(set(request.sizes) - new)
+        raise BadRequest(f"Sizes must name exactly the fragments that {request.base} does not hold; "
+                         f"missing: {_shown(missing)}, not new: {_shown(extra)}")
+    whole = PushRequest(contents=contents, sizes=request.sizes, is_public=request.is_public,
+                        is_team=request.is_team, message=request.message)
+    return _commit_checked(ctx, owner, name, top_hash, whole, kept={h: held[h] for h in hashes - new})
+
+
+def _shown(hashes: list[str], limit: int = 5) -> str:
+    return ", ".join(hashes[:limit]) + (f" and {len(hashes) - limit} more" if len(hashes) > limit else "") or "none"
+
+
+def _commit_checked(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest,
+                    kept: dict[str, Stored] | None = None) -> dict:
+    """Commit a push after checking that every fragment in `request.sizes` is stored; `kept`
+    are fragments of the new instance known to be stored already (a base instance's)."""
+    with push_storage.batch_listing(ctx, owner, request.sizes, False) as listing:
+        package = writable_package(ctx, owner, name, request)
         if listing is None:
             # Another user's push (or the local store's): staged copies are read back first,
             # before the package is locked, so its other writers never wait for that.
             existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, None)
-            return _commit_push(ctx, _locked(ctx, package), owner, name, top_hash, request.contents, existing, fresh,
-                                request)
+            return _commit_push(ctx, _locked(ctx, package), owner, name, top_hash, request.contents,
+                                {**(kept or {}), **existing}, fresh, request)
         # The owner's push to S3: while storage lists the batch, the package, the instance and
         # its tree are written (all undone if a fragment is missing). Its other writers wait at
         # most for that listing.
         package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
         instance, created = _save_instance(ctx, package, top_hash, request.contents)
         existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
-    return _complete_push(ctx, package, instance, created, existing, fresh, request)
+    return _complete_push(ctx, package, instance, created, {**(kept or {}), **existing}, fresh, request)
 
 
 def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
@@ -233,7 +282,7 @@ def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict
 
 
 def _keywords(contents: dict) -> str:
-    words = sorted(set(tree.node_names(contents)))
+    words = sorted(tree.node_names(contents))
     return " ".join(words)[:MAX_KEYWORDS_CHARS]
 
 
@@ -244,7 +293,7 @@ def _latest_tree(ctx: Context, package: Package | None) -> tuple[dict, dict[str,
     instance = tags.tagged_instance(ctx, package, tags.LATEST)
     if instance is None:
         return empty, {}
-    return json.loads(trees.load(ctx.session, instance.id)), blobs.instance_fragments(ctx.session, instance.id)
+    return trees.load_tree(ctx.session, instance.id), blobs.instance_fragments(ctx.session, instance.id)
 
 
 def _graft(base: dict, subpath: list[str], subtree: dict) -> dict:

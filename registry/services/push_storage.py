@@ -29,6 +29,7 @@ STAGED_VERIFY_THREADS = 8
 # push that names 100,000 fragments it never uploaded costs a listing, not 100,000 HEADs.
 MAX_UNBATCHED_CHECKS = 500
 BATCH_SAMPLE = 100  # fragments of an upload batch looked up to tell whether it was pushed before
+WHOLE_SET_FROM = 1_000  # fragments named: from here on, `latest`'s whole set is read instead of rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +57,11 @@ def batch_listing(ctx: Context, owner: str, sizes: dict[str, int], dry_run: bool
 
 
 def in_latest_of(ctx: Context, package: Package | None, hashes) -> dict[str, Stored]:
-    """Those of `hashes` that the package's `latest` instance holds, read as one fragment set."""
+    """Those of `hashes` that the package's `latest` instance holds, read as one fragment set:
+    for a push that names many fragments. A few (say, the new ones of a push of changes) are
+    looked up one by one for less (permissions.readable_fragments finds those of `latest` too)."""
+    if len(hashes) < WHOLE_SET_FROM:
+        return {}
     latest = tags.tagged_instance(ctx, package, tags.LATEST) if package is not None else None
     if latest is None:
         return {}

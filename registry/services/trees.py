@@ -64,6 +64,10 @@ def load(session: Session, instance_id: int) -> bytes:
     return b"".join(zlib.decompress(data) for data, in rows)
 
 
+def load_tree(session: Session, instance_id: int) -> dict:
+    return json.loads(load(session, instance_id))
+
+
 def keyword_set(session: Session, words: str) -> int:
     """The id of the shared row holding `words`, created if no instance has them yet."""
     digest = hashlib.sha256(words.encode()).hexdigest()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from registry_client import (Package, PackageDir, add_tag, add_version, config, list_packages, list_tags,
@@ -104,3 +106,44 @@ def test_push_browse_fetch_install_and_history(machine, tmp_path):
     assert search("nothing-like-this", client=alice.client) == []
     assert list_packages(client=alice.client) == ["alice/sales"]
     assert list_packages(owner="alice", client=alice.client) == ["alice/sales"]
+
+
+def pushes_by_endpoint(live) -> list[str]:
+    """The push requests the registry answered, in order: whole trees or changes."""
+    lines = [json.loads(line) for line in live.log().splitlines() if line.startswith("{")]
+    return [line["endpoint"].split(".")[-1] for line in lines
+            if line.get("endpoint") in ("packages.push_package", "packages.push_changes") and line["status"] == 200]
+
+
+def test_a_push_from_a_machine_that_has_latest_sends_only_the_changes(machine, live, tmp_path):
+    source = make_source(tmp_path)
+    alice = machine("alice", "alice")
+    p = Package()
+    p.set_dir("data/", source / "data")
+    p.set("README.md", source / "README.md")
+    first = p.push("alice/sales", alice.registry, client=alice.client)
+
+    p.set("data/sales.csv", b"region,amount\neu,3\n").delete("data/empty.bin").set("new/deep/notes.txt", b"notes")
+    p["data/info.json"].set_meta({"checked": True})
+    alice.blob_requests.clear()
+    second = p.push("alice/sales", alice.registry, message="Changes only", client=alice.client)
+    assert pushes_by_endpoint(live) == ["push_package", "push_changes"]
+    assert sorted(int(put.headers["Content-Length"]) for put in alice.sent("PUT")) == [5, 16, 19]  # new only
+
+    reader = machine("reader", "alice")
+    q = Package.browse("alice/sales", reader.registry, client=reader.client)
+    assert (q.top_hash, q.keys()) == (second, ["README.md", "data", "new"])
+    assert [key for key, _ in q.walk()] == ["README.md", "data/info.json", "data/sales.csv", "new/deep/notes.txt"]
+    assert q["data/sales.csv"].fetch(tmp_path / "s.csv").read_bytes() == b"region,amount\neu,3\n"
+    assert q["data/info.json"].get_meta() == {"checked": True}
+    assert log("alice/sales", alice.registry, client=alice.client)[-1]["message"] == "Changes only"
+    assert first != second
+
+    # A package edited from what was browsed goes as changes too, from any machine; a change of the
+    # package's own metadata goes whole.
+    q.set("README.md", b"# Sales, edited\n")
+    third = q.push("alice/sales", reader.registry, client=reader.client)
+    q.set_meta({"description": "new"})
+    fourth = q.push("alice/sales", reader.registry, client=reader.client)
+    assert pushes_by_endpoint(live) == ["push_package", "push_changes", "push_changes", "push_package"]
+    assert Package.browse("alice/sales", alice.registry, client=alice.client).top_hash == fourth != third
