@@ -15,15 +15,16 @@ for `objs/OWNER/HASH`), all copied from the blob row, which never changes while 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import struct
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Blob, ChunkBlob, FragmentChunk, InstanceChunk
-from .bulk import insert_new, select_in
+from .bulk import chunked, insert_new, select_in
 
 RECORD = struct.Struct(">32sQ16s")
 NO_BATCH = bytes(16)
@@ -74,7 +75,65 @@ def write(session: Session, instance_id: int, owner: str, fragments: dict[str, S
           blob_ids: dict[str, int] | None = None) -> None:
     """Link the instance to the chunks of `fragments` (every one has a blob row of `owner`;
     `blob_ids` are the ids the caller knows already), creating the chunks no instance has yet."""
-    chunks = cut(owner, fragments)
+    _link(session, instance_id, owner, cut(owner, fragments), [], blob_ids or {})
+
+
+def write_changes(session: Session, instance_id: int, owner: str, base_id: int, removed: set[str],
+                  added: dict[str, Stored], blob_ids: dict[str, int] | None = None) -> None:
+    """Link the instance to the fragment set of the instance `base_id` with `removed` taken out
+    and `added` put in: the same chunks `write` makes of the whole set, at the cost of the
+    change. Cut points depend only on the hashes around them, so only the base's chunks that a
+    change falls in are read and cut again (with the next ones while the new cuts have not met
+    the base's again); every other chunk is the base's own."""
+    bounds = _bounds(session, base_id)
+    if not bounds:
+        write(session, instance_id, owner, added, blob_ids)
+        return
+    firsts = [first for first, _ in bounds]
+    out = {bytes.fromhex(h) for h in removed}
+    put: dict[int, list[bytes]] = {}
+    hit: set[int] = set()
+    for raw in sorted(out | {bytes.fromhex(h) for h in added}):
+        index = max(bisect.bisect_right(firsts, raw) - 1, 0)
+        hit.add(index)
+        if raw not in out:
+            stored = added[raw.hex()]
+            put.setdefault(index, []).append(
+                RECORD.pack(raw, stored.size, bytes.fromhex(stored.batch) if stored.batch else NO_BATCH))
+    records = _records(session, [bounds[i][1] for i in hit])
+    chunks: list[Chunk] = []
+    kept: list[int] = []
+    index = 0
+    while index < len(bounds):
+        if index not in hit:
+            kept.append(bounds[index][1])
+            index += 1
+            continue
+        hashes: list[str] = []
+        packed: list[bytes] = []
+        while True:  # one region: from a changed chunk until a new cut falls where the base had one
+            chunk_id = bounds[index][1]
+            if chunk_id not in records:
+                records.update(_records(session, [chunk_id]))
+            entries = [r for r in _split(records[chunk_id]) if r[:32] not in out] + put.get(index, [])
+            for record in sorted(entries):
+                hashes.append(record[:32].hex())
+                packed.append(record)
+                if record[31] % CUT_EVERY == 0 or len(hashes) == MAX_CHUNK:
+                    chunks.append(_chunk(owner, hashes, packed))
+                    hashes, packed = [], []
+            index += 1
+            if index == len(bounds) or (not hashes and index not in hit):
+                break
+        if hashes:
+            chunks.append(_chunk(owner, hashes, packed))
+    _link(session, instance_id, owner, chunks, kept, blob_ids or {})
+
+
+def _link(session: Session, instance_id: int, owner: str, chunks: list[Chunk], chunk_ids: list[int],
+          blob_ids: dict[str, int]) -> None:
+    """Link the instance to `chunks` (created where no instance has them yet) and to the
+    existing chunks `chunk_ids`."""
     ids = _chunk_ids(session, [c.digest for c in chunks])
     new = [c for c in chunks if c.digest not in ids]
     if new:
@@ -83,14 +142,34 @@ def write(session: Session, instance_id: int, owner: str, fragments: dict[str, S
             unchanged="digest")
         created = _chunk_ids(session, [c.digest for c in new])
         ids.update(created)
-        known = blob_ids or {}
-        blob_ids = {**known, **_blob_ids(session, owner, [h for c in new for h in c.hashes if h not in known])}
+        blob_ids = {**blob_ids, **_blob_ids(session, owner, [h for c in new for h in c.hashes if h not in blob_ids])}
         # Idempotent: a concurrent push that created the same chunk links the same rows.
         insert_new(session, ChunkBlob.__table__, [
             {"chunk_id": created[c.digest], "blob_id": blob_ids[h]} for c in new for h in c.hashes],
             unchanged="chunk_id")
     insert_new(session, InstanceChunk.__table__,
-               [{"instance_id": instance_id, "chunk_id": i} for i in sorted(set(ids.values()))], unchanged="chunk_id")
+               [{"instance_id": instance_id, "chunk_id": i} for i in sorted(set(ids.values()) | set(chunk_ids))],
+               unchanged="chunk_id")
+
+
+def _bounds(session: Session, instance_id: int) -> list[tuple[bytes, int]]:
+    """(first hash, id) of each chunk of the instance, in hash order: a few bytes per chunk."""
+    first = func.substr(FragmentChunk.records, 1, 32)
+    rows = session.execute(select(first, FragmentChunk.id).join(InstanceChunk, InstanceChunk.chunk_id == FragmentChunk.id)
+                           .where(InstanceChunk.instance_id == instance_id))
+    return sorted((bytes(raw), chunk_id) for raw, chunk_id in rows)
+
+
+def _records(session: Session, chunk_ids: list[int]) -> dict[int, bytes]:
+    found: dict[int, bytes] = {}
+    for part in chunked(sorted(set(chunk_ids))):
+        rows = session.execute(select(FragmentChunk.id, FragmentChunk.records).where(FragmentChunk.id.in_(part)))
+        found.update((chunk_id, records) for chunk_id, records in rows)
+    return found
+
+
+def _split(records: bytes) -> list[bytes]:
+    return [records[start:start + RECORD.size] for start in range(0, len(records), RECORD.size)]
 
 
 def read(session: Session, instance_id: int) -> dict[str, Stored]:
@@ -101,6 +180,12 @@ def read(session: Session, instance_id: int) -> dict[str, Stored]:
     for records in rows:
         found.update(unpack(records))
     return found
+
+
+def count(session: Session, instance_id: int) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(FragmentChunk.count), 0))
+                              .join(InstanceChunk, InstanceChunk.chunk_id == FragmentChunk.id)
+                              .where(InstanceChunk.instance_id == instance_id)))
 
 
 def _chunk_ids(session: Session, digests: list[str]) -> dict[str, int]:

@@ -67,29 +67,40 @@ def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: Ch
     if base is None:
         raise Conflict(f"{request.base} is not an instance of {owner}/{name}; push the whole tree instead")
     contents = trees.load_tree(ctx.session, base.id)
+    held = tree.object_hashes(contents)  # the base's fragment set: every fragment of its tree
+    if fragment_sets.count(ctx.session, base.id) != len(held):  # kept by an older registry otherwise
+        raise Conflict(f"The fragments of {request.base} are not those of its tree; push the whole tree instead")
     tree.apply_changes(contents, request.changes)
     if tree.tophash(contents) != top_hash:
         raise BadRequest("Wrong contents hash")
-    held = blobs.instance_fragments(ctx.session, base.id)
     hashes = tree.object_hashes(contents)
-    new = hashes - held.keys()
+    new = hashes - held
     if set(request.sizes) != new:
         missing, extra = sorted(new - set(request.sizes)), sorted(set(request.sizes) - new)
         raise BadRequest(f"Sizes must name exactly the fragments that {request.base} does not hold; "
                          f"missing: {_shown(missing)}, not new: {_shown(extra)}")
     whole = PushRequest(contents=contents, sizes=request.sizes, is_public=request.is_public,
                         is_team=request.is_team, message=request.message)
-    return _commit_checked(ctx, owner, name, top_hash, whole, kept={h: held[h] for h in hashes - new})
+    return _commit_checked(ctx, owner, name, top_hash, whole, FromBase(base.id, held - hashes))
 
 
 def _shown(hashes: list[str], limit: int = 5) -> str:
     return ", ".join(hashes[:limit]) + (f" and {len(hashes) - limit} more" if len(hashes) > limit else "") or "none"
 
 
+@dataclasses.dataclass(frozen=True)
+class FromBase:
+    """A new instance's fragments as those of the instance `instance_id` without `removed`, plus
+    the push's `sizes` (see fragment_sets.write_changes)."""
+
+    instance_id: int
+    removed: set[str]
+
+
 def _commit_checked(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest,
-                    kept: dict[str, Stored] | None = None) -> dict:
-    """Commit a push after checking that every fragment in `request.sizes` is stored; `kept`
-    are fragments of the new instance known to be stored already (a base instance's)."""
+                    base: FromBase | None = None) -> dict:
+    """Commit a push after checking that every fragment in `request.sizes` is stored; with
+    `base`, those are the new instance's fragments that the base instance does not hold."""
     with push_storage.batch_listing(ctx, owner, request.sizes, False) as listing:
         package = writable_package(ctx, owner, name, request)
         if listing is None:
@@ -97,14 +108,14 @@ def _commit_checked(ctx: Context, owner: str, name: str, top_hash: str, request:
             # before the package is locked, so its other writers never wait for that.
             existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, None)
             return _commit_push(ctx, _locked(ctx, package), owner, name, top_hash, request.contents,
-                                {**(kept or {}), **existing}, fresh, request)
+                                existing, fresh, request, base)
         # The owner's push to S3: while storage lists the batch, the package, the instance and
         # its tree are written (all undone if a fragment is missing). Its other writers wait at
         # most for that listing.
         package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
         instance, created = _save_instance(ctx, package, top_hash, request.contents)
         existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
-    return _complete_push(ctx, package, instance, created, {**(kept or {}), **existing}, fresh, request)
+    return _complete_push(ctx, package, instance, created, existing, fresh, request, base)
 
 
 def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
@@ -224,23 +235,28 @@ def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[
 
 
 def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,
-                 existing: dict[str, Stored], fresh: dict[str, Stored], request: PushRequest) -> dict:
+                 existing: dict[str, Stored], fresh: dict[str, Stored], request: PushRequest,
+                 base: FromBase | None = None) -> dict:
     """Write everything of the push; every fragment was checked by `push_storage.check_fragments_stored`:
     those in `existing` have a blob row already, those in `fresh` get one."""
     if package is None:
         package = _create_package(ctx, owner, name, request)
     instance, created = _save_instance(ctx, package, top_hash, contents)
-    return _complete_push(ctx, package, instance, created, existing, fresh, request)
+    return _complete_push(ctx, package, instance, created, existing, fresh, request, base)
 
 
 def _complete_push(ctx: Context, package: Package, instance: Instance, created: bool, existing: dict[str, Stored],
-                   fresh: dict[str, Stored], request: PushRequest) -> dict:
+                   fresh: dict[str, Stored], request: PushRequest, base: FromBase | None = None) -> dict:
     """The rest of a push once its instance is saved: the fragments of a new instance, the log
     row, `latest` and the event."""
     if created:
         # Where a concurrent push added a fragment first, its row (and batch) is the one to keep.
         rows, ids = blobs.add_blobs(ctx.session, package.owner, fresh) if fresh else ({}, {})
-        fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids)
+        if base is None:
+            fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids)
+        else:
+            fragment_sets.write_changes(ctx.session, instance.id, package.owner, base.instance_id, base.removed,
+                                        {**existing, **rows}, ids)
     owner, name, top_hash = package.owner, package.name, instance.hash
     ctx.session.add(Log(package_id=package.id, instance_id=instance.id, author=ctx.actor.name,
                         message=request.message))

@@ -11,13 +11,13 @@ before, and writes only those (zlib-compressed) plus one small row per piece. Th
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import zlib
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .. import exact_json
 from ..errors import PayloadTooLarge
 from ..models import InstancePiece, KeywordSet, TreePiece
 from . import bulk
@@ -28,7 +28,7 @@ COMPRESSION_LEVEL = 1  # six times faster than the default level on a tree, for 
 
 
 def serialize(contents: dict) -> bytes:
-    return json.dumps(contents, separators=(",", ":"), ensure_ascii=False).encode()
+    return exact_json.dumps_compact(contents)
 
 
 def pieces(tree_json: bytes) -> list[bytes]:
@@ -65,7 +65,7 @@ def load(session: Session, instance_id: int) -> bytes:
 
 
 def load_tree(session: Session, instance_id: int) -> dict:
-    return json.loads(load(session, instance_id))
+    return exact_json.loads(load(session, instance_id))
 
 
 def keyword_set(session: Session, words: str) -> int:

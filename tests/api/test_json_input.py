@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from registry.api.json_input import (MAX_DEPTH, WINDOW, _LONG_INTEGER_TOKEN, _may_hold_long_integer,
-                                      parse_json)
+from registry.api.json_input import MAX_DEPTH, WINDOW, parse_json
 from registry.errors import BadRequest, PayloadTooLarge
+from registry.exact_json import LONG_INTEGER_TOKEN, may_hold_long_integer
 
 
 def parse(text: str, max_values: int = 1000):
@@ -82,12 +82,12 @@ def test_long_integers_anywhere_go_the_exact_way(text):
 
 
 def test_the_quick_look_for_long_integers_misses_none_the_expression_finds():
-    """json_input._may_hold_long_integer stands for _LONG_INTEGER_TOKEN.search: it may answer yes
+    """exact_json.may_hold_long_integer stands for LONG_INTEGER_TOKEN.search: it may answer yes
     where the expression does not (a `|` before nineteen digits), never no where it does."""
     rng = random.Random(7)
     alphabet = b"0123456789" * 6 + b"[,: \t\n\r\x0b\x0c-|\"ab"
     for _ in range(20_000):
         body = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))
-        found = _LONG_INTEGER_TOKEN.search(body) is not None
-        quick = _may_hold_long_integer(body)
+        found = LONG_INTEGER_TOKEN.search(body) is not None
+        quick = may_hold_long_integer(body)
         assert quick == found or (quick and b"|" in body), body

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from sqlalchemy import delete, event, func, select
 
 from registry.db import utcnow
@@ -138,3 +140,55 @@ def test_blob_ids_are_those_the_database_gave_also_beside_another_pushs_rows(reg
         assert sum(read_back) == 4000
     else:
         assert sum(read_back) == 5000
+
+
+def _uncut(count: int) -> list[int]:
+    """Numbers whose digests never end a chunk by content: runs of them are cut at MAX_CHUNK."""
+    found, n = [], 0
+    while len(found) < count:
+        if int(digest(n)[-2:], 16) % fragment_sets.CUT_EVERY:
+            found.append(n)
+        n += 1
+    return found
+
+
+def _cut_point(numbers) -> int:
+    return next(n for n in numbers if int(digest(n)[-2:], 16) % fragment_sets.CUT_EVERY == 0)
+
+
+BASE = range(COUNT)
+UNCUT = _uncut(3000)
+CHANGES = {
+    "ten out, ten in": (BASE, [*range(10, COUNT), *range(COUNT, COUNT + 10)]),
+    "a cut point out": (BASE, [n for n in BASE if n != _cut_point(BASE)]),
+    "before the first, after the last": (BASE, [*BASE, *range(COUNT, COUNT + 3000)]),
+    "all but a few out": (BASE, range(5)),
+    "nothing changes": (BASE, BASE),
+    "runs cut at the bound, one out": (UNCUT, UNCUT[1:]),
+    "runs cut at the bound, one in": (UNCUT, [-1, *UNCUT]),
+    "an empty base": ([], range(100)),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_set_written_as_changes_is_the_set_written_whole(registry, change):
+    """write_changes reads and cuts only the base's chunks around the changes, and ends with the
+    very chunks `write` makes of the whole new set (the same rows, shared with the base)."""
+    before, after = (fragments(numbers) for numbers in CHANGES[change])
+    with registry.state.session_factory() as session:
+        package = Package(owner=OWNER, name="big", folded_handle="alice/big")
+        session.add(package)
+        session.flush()
+        blobs.add_blobs(session, OWNER, before)
+        base = _instance(session, package.id, 1)
+        fragment_sets.write(session, base, OWNER, before)
+        rows, ids = blobs.add_blobs(session, OWNER, {h: s for h, s in after.items() if h not in before})
+        new = _instance(session, package.id, 2)
+        fragment_sets.write_changes(session, new, OWNER, base, set(before) - set(after), rows, ids)
+        session.commit()
+        chunks = set(session.scalars(select(FragmentChunk.digest).join(InstanceChunk).where(
+            InstanceChunk.instance_id == new)))
+        assert chunks == {c.digest for c in fragment_sets.cut(OWNER, after)}
+        assert blobs.instance_fragments(session, new) == after
+        assert linked_hashes_by_instance(session).get(new, set()) == set(after)
+        assert fragment_sets.count(session, new) == len(after)
