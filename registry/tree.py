@@ -281,6 +281,19 @@ def apply_changes(root: dict, changes: dict[str, Any]) -> None:
         parent["children"][names[-1]] = node
 
 
+def same_names(root: dict, changes: dict[str, Any]) -> bool:
+    """Whether `changes` keep every name of the tree (so its search keywords): each puts a leaf
+    where a leaf of that name is now."""
+    for path, node in changes.items():
+        current = root
+        for name in path.split("/"):
+            current = current.get("children", {}).get(name) if isinstance(current, dict) else None
+        if current is None or current["type"] not in _LEAF_TYPES or not isinstance(node, dict) \
+                or node.get("type") not in _LEAF_TYPES:
+            return False
+    return True
+
+
 def readme_hash(root: dict) -> str | None:
     """The package README: a FILE named README directly under the root (protocol.md 5.1)."""
     readme = root["children"].get("README")

@@ -68,6 +68,7 @@ def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: Ch
         raise Conflict(f"{request.base} is not an instance of {owner}/{name}; push the whole tree instead")
     contents = trees.load_tree(ctx.session, base.id)
     held = tree.object_hashes(contents)  # the base's fragment set: every fragment of its tree
+    words = base.keyword_set_id if tree.same_names(contents, request.changes) else None
     if fragment_sets.count(ctx.session, base.id) != len(held):  # kept by an older registry otherwise
         raise Conflict(f"The fragments of {request.base} are not those of its tree; push the whole tree instead")
     tree.apply_changes(contents, request.changes)
@@ -81,7 +82,7 @@ def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: Ch
                          f"missing: {_shown(missing)}, not new: {_shown(extra)}")
     whole = PushRequest(contents=contents, sizes=request.sizes, is_public=request.is_public,
                         is_team=request.is_team, message=request.message)
-    return _commit_checked(ctx, owner, name, top_hash, whole, FromBase(base.id, held - hashes))
+    return _commit_checked(ctx, owner, name, top_hash, whole, FromBase(base.id, held - hashes, words))
 
 
 def _shown(hashes: list[str], limit: int = 5) -> str:
@@ -95,6 +96,7 @@ class FromBase:
 
     instance_id: int
     removed: set[str]
+    keyword_set_id: int | None = None  # the base's keywords, when the changes keep every name
 
 
 def _commit_checked(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest,
@@ -113,7 +115,7 @@ def _commit_checked(ctx: Context, owner: str, name: str, top_hash: str, request:
         # its tree are written (all undone if a fragment is missing). Its other writers wait at
         # most for that listing.
         package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
-        instance, created = _save_instance(ctx, package, top_hash, request.contents)
+        instance, created = _save_instance(ctx, package, top_hash, request.contents, base)
         existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
     return _complete_push(ctx, package, instance, created, existing, fresh, request, base)
 
@@ -241,7 +243,7 @@ def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, t
     those in `existing` have a blob row already, those in `fresh` get one."""
     if package is None:
         package = _create_package(ctx, owner, name, request)
-    instance, created = _save_instance(ctx, package, top_hash, contents)
+    instance, created = _save_instance(ctx, package, top_hash, contents, base)
     return _complete_push(ctx, package, instance, created, existing, fresh, request, base)
 
 
@@ -280,7 +282,8 @@ def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -
     return package
 
 
-def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict) -> tuple[Instance, bool]:
+def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict,
+                   base: FromBase | None = None) -> tuple[Instance, bool]:
     """The instance with its tree, and whether it is new."""
     now = utcnow()
     instance = find_instance(ctx.session, package.id, top_hash)
@@ -288,8 +291,10 @@ def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict
         # Same tophash again: the tree is immutable; only record who pushed it last.
         instance.updated_at, instance.updated_by = now, ctx.actor.name
         return instance, False
+    words = base.keyword_set_id if base is not None and base.keyword_set_id is not None else \
+        trees.keyword_set(ctx.session, _keywords(contents))
     instance = Instance(package_id=package.id, hash=top_hash, readme_hash=tree.readme_hash(contents),
-                        keyword_set_id=trees.keyword_set(ctx.session, _keywords(contents)), created_at=now,
+                        keyword_set_id=words, created_at=now,
                         created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()

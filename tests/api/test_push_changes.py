@@ -280,3 +280,32 @@ def test_an_event_and_log_name_the_pusher(pushed):
         assert (event.user, json.loads(event.extra)) == ("alice", {"public": False})
         instance = session.scalar(select(Instance).where(Instance.hash == registry.tophash(contents)))
         assert instance.readme_hash == sha256(b"# Demo 2\n")
+
+
+def test_search_finds_the_names_a_push_of_changes_brings_and_not_those_it_removes(pushed):
+    registry, token, base, base_hash = pushed
+
+    def found(word: str) -> bool:
+        answer = registry.api("GET", "/api/search/", token=token, query_string={"q": word}).get_json()
+        return [p["owner"] + "/" + p["name"] for p in answer["packages"]] == ["alice/demo"]
+
+    def words_of(top_hash: str) -> int:
+        with registry.state.session_factory() as session:
+            return session.scalar(select(Instance.keyword_set_id).where(Instance.hash == top_hash))
+
+    # A file replaced by a file keeps every name: the base's keywords are kept as they are.
+    files = {**FILES, "data/table.csv": b"new table"}
+    contents = build_tree(files)[0]
+    upload(registry, token, {sha256(b"new table"): b"new table"})
+    table = contents["children"]["data"]["children"]["table.csv"]
+    response = push_changes(registry, token, base_hash, contents, {"data/table.csv": table},
+                            {sha256(b"new table"): 9})
+    assert response.status_code == 200, response.get_json()
+    assert words_of(registry.tophash(contents)) == words_of(base_hash)
+
+    # A new folder and a removed file: the keywords are those of the new tree.
+    newer = build_tree({**{k: v for k, v in files.items() if k != "empty"}, "deep/notes.txt": b"new table"})[0]
+    response = push_changes(registry, token, registry.tophash(contents), newer,
+                            {"empty": None, "deep": newer["children"]["deep"]}, {})
+    assert response.status_code == 200, response.get_json()
+    assert found("notes.txt") and found("deep") and not found("empty")
