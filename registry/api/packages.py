@@ -35,8 +35,7 @@ def _push_request(ctx, owner: str, name: str, schema=PushSchema):
 def push_package(owner: str, name: str, top_hash: str):
     ctx = service_context()
     result = push.push_instance(ctx, owner, name, top_hash, _push_request(ctx, owner, name))
-    # What jsonify writes (this app keeps insertion order), a dry run's 200,000 URLs much faster.
-    return Response(strings_json(result) + b"\n", mimetype="application/json")
+    return _push_answer(result)
 
 
 @bp.put("/v2/package/<owner>/<name>/<top_hash>")
@@ -46,7 +45,7 @@ def push_package(owner: str, name: str, top_hash: str):
 def push_changes(owner: str, name: str, top_hash: str):
     ctx = service_context()
     result = push.push_changes(ctx, owner, name, top_hash, _push_request(ctx, owner, name, ChangeSchema))
-    return Response(strings_json(result) + b"\n", mimetype="application/json")
+    return _push_answer(result)
 
 
 @bp.post("/package_update/<owner>/<name>/<path:subpath>")
@@ -57,6 +56,11 @@ def push_subpackage(owner: str, name: str, subpath: str):
     ctx = service_context()
     result = push.push_subpackage(ctx, owner, name, packages.parse_subpath(subpath),
                                   _push_request(ctx, owner, name))
+    return _push_answer(result)
+
+
+def _push_answer(result: dict) -> Response:
+    # What jsonify writes (this app keeps insertion order), a dry run's 200,000 URLs much faster.
     return Response(strings_json(result) + b"\n", mimetype="application/json")
 
 
