@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from . import collector
+
 # A number token of 19 digits or more (what may_hold_long_integer looks for, faster).
 LONG_INTEGER_TOKEN = re.compile(rb"[\[,:\s]-?\d{19}")
 # Every digit as 0, and `[`, `,`, `:` and white space (what may come before a number) as `|`.
@@ -39,7 +41,8 @@ def loads(body: bytes) -> Any:
     """`json.loads(body)`."""
     if not may_hold_long_integer(body):
         try:
-            return orjson.loads(body)
+            with collector.paused():
+                return orjson.loads(body)
         except orjson.JSONDecodeError:  # NaN, infinities (or not JSON: json.loads says so)
             pass
     return json.loads(body)
@@ -47,18 +50,30 @@ def loads(body: bytes) -> Any:
 
 def dumps_compact(value: Any) -> bytes:
     """`json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()` for a value read
-    from JSON (string keys, no tuples). orjson's bytes are used unless they hold a number with a
-    fraction or exponent (a float), or null (NaN and infinities become null there; a real null
-    goes the exact way too): the check may be wrong only towards the exact path, when a string
-    holds such text."""
+    from JSON (string keys, no tuples). orjson's bytes are used where `written_as_json_does`
+    says they are json's."""
+    encoded = dumps_fast(value)
+    if encoded is not None and written_as_json_does(encoded):
+        return encoded
+    return _dumps(value)
+
+
+def dumps_fast(value: Any) -> bytes | None:
+    """orjson's bytes for `value`; None where orjson refuses it (an integer beyond 64 bits,
+    nesting beyond its limit): only `dumps_compact` writes that."""
     try:
-        encoded = orjson.dumps(value)
-    except orjson.JSONEncodeError:  # an integer beyond 64 bits, nesting beyond orjson's limit
-        return _dumps(value)
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return None
+
+
+def written_as_json_does(encoded: bytes) -> bool:
+    """Whether orjson's `encoded` (or a part of it cut between tokens) is what json writes: it
+    holds no number with a fraction or exponent (a float, which the two may word differently),
+    and no null (NaN and infinities become null in orjson; a real null goes the exact way
+    too). It may be wrong only towards the exact path, when a string holds such text."""
     marked = encoded.translate(_COMPACT_NUMBERS)
-    if b"|null" in marked or _FRACTION_OR_EXPONENT.search(marked):
-        return _dumps(value)
-    return encoded
+    return b"|null" not in marked and not _FRACTION_OR_EXPONENT.search(marked)
 
 
 def _dumps(value: Any) -> bytes:

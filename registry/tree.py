@@ -162,8 +162,14 @@ def tophash(root: dict) -> str:
     """SHA-256 over the depth-first walk of protocol.md 7 (assumes a validated tree). Leaves are
     written out as they are met and the bytes hashed in large pieces: a 100,000-file tree is
     one pass, not a million generator steps and digest updates."""
+    return tophash_and_fragments(root)[0]
+
+
+def tophash_and_fragments(root: dict) -> tuple[str, list[str]]:
+    """The tophash and, from the same walk, `fragment_list(root)` (in another order)."""
     digest = hashlib.sha256()
     out: list[bytes] = []
+    found: list[str] = []
     stack: list[bytes | dict] = [root]
     while stack:
         item = stack.pop()
@@ -171,21 +177,23 @@ def tophash(root: dict) -> str:
             out.append(item)
             continue
         pending: list[bytes | dict] = []
-        _emit_node(item, pending)
+        _emit_node(item, pending, found)
         stack.extend(reversed(pending))
         if len(out) > 65536:
             digest.update(b"".join(out))
             out.clear()
     digest.update(b"".join(out))
-    return digest.hexdigest()
+    return digest.hexdigest(), found
 
 
-def _emit_node(node: dict, out: list) -> None:
-    """A node's bytes in order; a group's child groups stay dicts, expanded by the caller."""
+def _emit_node(node: dict, out: list, found: list[str]) -> None:
+    """A node's bytes in order; a group's child groups stay dicts, expanded by the caller. The
+    fragments met are added to `found`."""
     kind = node["type"]
     out.append(_TYPE_BYTES[kind])
     if kind in _LEAF_TYPES:
         hashes = node["hashes"]
+        found.extend(hashes)
         out.append(_COUNT.pack(len(hashes)))
         out.extend(_HASH_PREFIX + h.encode() for h in hashes)  # validated: 64 ASCII characters
     else:
@@ -196,14 +204,17 @@ def _emit_node(node: dict, out: list) -> None:
             kind = child["type"]
             if kind in _LEAF_TYPES and "metadata_hash" not in child and len(child["hashes"]) == 1:
                 # The usual file, in one piece: its bytes at once.
-                out.append(_str(name) + _ONE_HASH_LEAF[kind] + child["hashes"][0].encode())
+                only = child["hashes"][0]
+                found.append(only)
+                out.append(_str(name) + _ONE_HASH_LEAF[kind] + only.encode())
                 continue
             out.append(_str(name))
             if kind in _LEAF_TYPES:
-                _emit_node(child, out)
+                _emit_node(child, out, found)
             else:
                 out.append(child)
     if "metadata_hash" in node:
+        found.append(node["metadata_hash"])
         out.append(_str(node["metadata_hash"]))
 
 
@@ -241,6 +252,22 @@ def object_hashes(node: dict, *, meta_only: bool = False) -> set[str]:
     return found
 
 
+def fragment_list(node: dict) -> list[str]:
+    """Every fragment reference of the (sub)tree, a fragment as often as it is referenced: the
+    multiset whose set is `object_hashes(node)`."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if "metadata_hash" in current:
+            found.append(current["metadata_hash"])
+        if "children" in current:
+            stack.extend(current["children"].values())
+        else:
+            found.extend(current["hashes"])
+    return found
+
+
 def subtree(root: dict, subpath: list[str]) -> dict:
     node = root
     for component in subpath:
@@ -250,12 +277,14 @@ def subtree(root: dict, subpath: list[str]) -> dict:
         node = children[component]
     return node
 
-def apply_changes(root: dict, changes: dict[str, Any]) -> None:
+def apply_changes(root: dict, changes: dict[str, Any]) -> list[dict]:
     """Change a validated tree in place: each path ("/"-joined child names below the root) is
     set to its node (a subtree, validated here), or removed where the node is None. A path's
     parent must be a group of the tree, and no path may lie inside another, so the order of the
-    changes does not matter. Replaced children keep their place; new ones come last."""
+    changes does not matter. Replaced children keep their place; new ones come last. Answers
+    the nodes replaced or removed."""
     paths = sorted(changes)
+    replaced: list[dict] = []
     for outer, inner in zip(paths, paths[1:]):
         if inner.startswith(outer + "/"):
             raise BadRequest(f"Invalid change at /{inner}: it lies inside the change at /{outer}")
@@ -270,15 +299,21 @@ def apply_changes(root: dict, changes: dict[str, Any]) -> None:
                 raise BadRequest(f"Invalid change at /{path}: /{'/'.join(names[:depth])} is not a group")
         node = changes[path]
         if node is None:
-            if parent["children"].pop(names[-1], None) is None:
+            removed = parent["children"].pop(names[-1], None)
+            if removed is None:
                 raise BadRequest(f"Invalid change at /{path}: there is nothing to remove")
+            replaced.append(removed)
             continue
         where = None
         for name in names[:-1]:
             where = (where, name)
         _check_names({names[-1]: node}, where)
         validate(node, root=False, at=names)
+        old = parent["children"].get(names[-1])
+        if old is not None:
+            replaced.append(old)
         parent["children"][names[-1]] = node
+    return replaced
 
 
 def same_names(root: dict, changes: dict[str, Any]) -> bool:

@@ -67,3 +67,54 @@ def test_a_failing_view_gives_the_thresholds_back():
     with pytest.raises(ValueError):
         view()
     assert gc.get_threshold() == USUAL
+
+
+def test_paused_until_the_last_pauser_ends_then_on_again():
+    entered, release = threading.Event(), threading.Event()
+
+    def long_parse():
+        with collector.paused():
+            entered.set()
+            release.wait(10)
+
+    other = threading.Thread(target=long_parse)
+    other.start()
+    entered.wait(10)
+    with collector.paused():
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other parse still holds it
+    release.set()
+    other.join(10)
+    assert gc.isenabled()
+
+
+def test_a_pause_left_disabled_by_the_caller_stays_disabled():
+    gc.disable()
+    try:
+        with collector.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_an_old_pause_takes_no_new_pausers(monkeypatch):
+    """Overlapping parses cannot keep the collector off: once the pause is older than
+    MAX_PAUSE_SECONDS, a new parse does not join it, so it ends with the parses already in it."""
+    monkeypatch.setattr(collector, "MAX_PAUSE_SECONDS", 0.0)
+    entered, release, joined = threading.Event(), threading.Event(), threading.Event()
+
+    def long_parse():
+        with collector.paused():
+            entered.set()
+            release.wait(10)
+
+    other = threading.Thread(target=long_parse)
+    other.start()
+    entered.wait(10)
+    with collector.paused():
+        joined.set()
+        release.set()
+        other.join(10)
+        assert gc.isenabled()  # the first parse ended the pause; this one never held it
+    assert gc.isenabled()

@@ -152,3 +152,19 @@ def test_subtrees_must_not_be_roots():
     tree.validate({"type": "GROUP", "children": {}}, root=False)
     with pytest.raises(BadRequest, match="Unexpected node type"):
         tree.validate({"type": "ROOT", "children": {}}, root=False)
+
+
+@pytest.mark.parametrize("contents", [vector[0] for vector in VECTORS] + [EXAMPLE_5_1])
+def test_the_tophash_walk_also_answers_every_fragment_reference(contents):
+    """A push of changes takes the new tree's fragments from the tophash's own walk."""
+    top_hash, found = tree.tophash_and_fragments(contents)
+    assert top_hash == tree.tophash(contents)
+    assert sorted(found) == sorted(tree.fragment_list(contents))
+    assert set(found) == tree.object_hashes(contents)
+
+
+def test_fragment_list_counts_each_reference():
+    contents = {"type": "ROOT", "children": {
+        "a": table(H1, H2), "b": table(H1), "g": {"type": "GROUP", "metadata_hash": META, "children": {
+            "c": table(H1, metadata_hash=META)}}}}
+    assert sorted(tree.fragment_list(contents)) == sorted([H1, H2, H1, META, H1, META])

@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import orjson
 
+from .. import collector
 from ..errors import BadRequest, PayloadTooLarge
 from ..exact_json import may_hold_long_integer
 
@@ -77,7 +78,8 @@ def _fast_parse(body: bytes, max_values: int) -> Any:
     if values > LEAN_PARSE_ABOVE:
         return _MISSING
     try:
-        return orjson.loads(body)
+        with collector.paused():
+            return orjson.loads(body)
     except orjson.JSONDecodeError:
         return _MISSING
 

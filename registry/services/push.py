@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+from typing import Iterable
 
 from sqlalchemy import select
 
-from .. import names, tree
+from .. import exact_json, names, tree
 from ..db import utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..models import Access, Instance, Log, Package
@@ -66,23 +68,39 @@ def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: Ch
     base = find_instance(ctx.session, package.id, request.base) if package is not None else None
     if base is None:
         raise Conflict(f"{request.base} is not an instance of {owner}/{name}; push the whole tree instead")
-    contents = trees.load_tree(ctx.session, base.id)
-    held = tree.object_hashes(contents)  # the base's fragment set: every fragment of its tree
+    stored = trees.load_stored(ctx.session, base.id)
+    contents = exact_json.loads(stored.json)
     words = base.keyword_set_id if tree.same_names(contents, request.changes) else None
-    if fragment_sets.count(ctx.session, base.id) != len(held):  # kept by an older registry otherwise
-        raise Conflict(f"The fragments of {request.base} are not those of its tree; push the whole tree instead")
-    tree.apply_changes(contents, request.changes)
-    if tree.tophash(contents) != top_hash:
+    replaced = tree.apply_changes(contents, request.changes)
+    computed, found = tree.tophash_and_fragments(contents)
+    if computed != top_hash:
         raise BadRequest("Wrong contents hash")
-    hashes = tree.object_hashes(contents)
-    new = hashes - held
+    hashes = set(found)
+    new, removed = _fragment_changes(found, hashes, replaced, request.changes.values())
+    # The base's fragment set holds every fragment of its tree, unless an older registry kept it.
+    if fragment_sets.count(ctx.session, base.id) != len(hashes) - len(new) + len(removed):
+        raise Conflict(f"The fragments of {request.base} are not those of its tree; push the whole tree instead")
     if set(request.sizes) != new:
         missing, extra = sorted(new - set(request.sizes)), sorted(set(request.sizes) - new)
         raise BadRequest(f"Sizes must name exactly the fragments that {request.base} does not hold; "
                          f"missing: {_shown(missing)}, not new: {_shown(extra)}")
     whole = PushRequest(contents=contents, sizes=request.sizes, is_public=request.is_public,
                         is_team=request.is_team, message=request.message)
-    return _commit_checked(ctx, owner, name, top_hash, whole, FromBase(base.id, held - hashes, words))
+    return _commit_checked(ctx, owner, name, top_hash, whole, FromBase(base.id, removed, stored, words))
+
+
+def _fragment_changes(found: list[str], hashes: set[str], replaced: list[dict],
+                      put: Iterable[dict | None]) -> tuple[set[str], set[str]]:
+    """The fragments a changed tree has that its base had not, and those it no longer has,
+    from the changes alone: `found` lists every reference of the new tree (`hashes` as a set),
+    `replaced` are the base's nodes that the changes replaced or removed and `put` the nodes
+    they put. The rest of the tree is the base's, so a fragment put there is new only if the
+    new tree references it nowhere else; one replaced is gone only if the new tree lacks it."""
+    old = {h for node in replaced for h in tree.fragment_list(node)}
+    added = collections.Counter(h for node in put if node is not None for h in tree.fragment_list(node))
+    candidates = added.keys() - old
+    in_tree = collections.Counter(filter(candidates.__contains__, found))
+    return {h for h in candidates if in_tree[h] == added[h]}, old - hashes
 
 
 def _shown(hashes: list[str], limit: int = 5) -> str:
@@ -96,6 +114,7 @@ class FromBase:
 
     instance_id: int
     removed: set[str]
+    tree: trees.StoredTree  # the base's, which the new tree shares most pieces with
     keyword_set_id: int | None = None  # the base's keywords, when the changes keep every name
 
 
@@ -298,7 +317,9 @@ def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict
                         created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()
-    trees.save(ctx.session, instance.id, trees.serialize(contents), max_bytes=ctx.settings.max_contents_bytes)
+    stored = base.tree if base is not None else None
+    trees.save(ctx.session, instance.id, trees.serialize(contents, stored), max_bytes=ctx.settings.max_contents_bytes,
+               base=stored)
     return instance, True
 
 
