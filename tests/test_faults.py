@@ -21,7 +21,7 @@ from collections import Counter
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from registry import Settings, create_app, migrate
 from registry.db import make_engine, make_session_factory

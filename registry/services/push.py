@@ -45,17 +45,20 @@ class ChangeRequest:
 
 def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest) -> dict:
     """A dry run answers `upload_urls`; a real push commits package, instance, blobs, links, log,
-    `latest` and event together (the caller commits), after checking every fragment is stored."""
-    hashes = tree.validate(request.contents, root=True)
-    _check_request(ctx, name, request)
-    if tree.tophash(request.contents) != top_hash:
-        raise BadRequest("Wrong contents hash")
-    if not request.dry_run and set(request.sizes) != hashes:
-        raise BadRequest("Sizes don't match the hashes")
-    if request.dry_run:
-        package = writable_package(ctx, owner, name, request)
-        return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
-    return _commit_checked(ctx, owner, name, top_hash, request)
+    `latest` and event together (the caller commits), after checking every fragment is stored.
+    The owner's real push to S3 has storage list its upload batch from the start, while the
+    tree is checked, hashed and written."""
+    with push_storage.batch_listing(ctx, owner, request.sizes, request.dry_run) as listing:
+        hashes = tree.validate(request.contents, root=True)
+        _check_request(ctx, name, request)
+        if tree.tophash(request.contents) != top_hash:
+            raise BadRequest("Wrong contents hash")
+        if request.dry_run:
+            package = writable_package(ctx, owner, name, request)
+            return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
+        if set(request.sizes) != hashes:
+            raise BadRequest("Sizes don't match the hashes")
+        return _commit_checked(ctx, owner, name, top_hash, request, listing)
 
 
 def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: ChangeRequest) -> dict:
@@ -63,11 +66,18 @@ def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: Ch
     base's with `changes` applied, and `sizes` names exactly the fragments the base does not
     hold. It is then committed as a push of the whole tree would be, so a new instance that
     changes ten files of 100,000 is neither sent nor checked whole."""
-    _check_request(ctx, name, request)
-    package = writable_package(ctx, owner, name, request)
-    base = find_instance(ctx.session, package.id, request.base) if package is not None else None
-    if base is None:
-        raise Conflict(f"{request.base} is not an instance of {owner}/{name}; push the whole tree instead")
+    with push_storage.batch_listing(ctx, owner, request.sizes, False) as listing:
+        _check_request(ctx, name, request)
+        package = writable_package(ctx, owner, name, request)
+        base = find_instance(ctx.session, package.id, request.base) if package is not None else None
+        if base is None:
+            raise Conflict(f"{request.base} is not an instance of {owner}/{name}; push the whole tree instead")
+        whole, from_base = _applied(ctx, base, top_hash, request)
+        return _commit_checked(ctx, owner, name, top_hash, whole, listing, from_base)
+
+
+def _applied(ctx: Context, base: Instance, top_hash: str, request: ChangeRequest) -> tuple[PushRequest, FromBase]:
+    """The push of the whole new tree that `request` describes as changes to `base`, checked."""
     stored = trees.load_stored(ctx.session, base.id)
     contents = exact_json.loads(stored.json)
     words = base.keyword_set_id if tree.same_names(contents, request.changes) else None
@@ -86,7 +96,7 @@ def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: Ch
                          f"missing: {_shown(missing)}, not new: {_shown(extra)}")
     whole = PushRequest(contents=contents, sizes=request.sizes, is_public=request.is_public,
                         is_team=request.is_team, message=request.message)
-    return _commit_checked(ctx, owner, name, top_hash, whole, FromBase(base.id, removed, stored, words))
+    return whole, FromBase(base.id, removed, stored, words)
 
 
 def _fragment_changes(found: list[str], hashes: set[str], replaced: list[dict],
@@ -119,23 +129,22 @@ class FromBase:
 
 
 def _commit_checked(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest,
-                    base: FromBase | None = None) -> dict:
+                    listing: push_storage.BatchListing | None, base: FromBase | None = None) -> dict:
     """Commit a push after checking that every fragment in `request.sizes` is stored; with
     `base`, those are the new instance's fragments that the base instance does not hold."""
-    with push_storage.batch_listing(ctx, owner, request.sizes, False) as listing:
-        package = writable_package(ctx, owner, name, request)
-        if listing is None:
-            # Another user's push (or the local store's): staged copies are read back first,
-            # before the package is locked, so its other writers never wait for that.
-            existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, None)
-            return _commit_push(ctx, _locked(ctx, package), owner, name, top_hash, request.contents,
-                                existing, fresh, request, base)
-        # The owner's push to S3: while storage lists the batch, the package, the instance and
-        # its tree are written (all undone if a fragment is missing). Its other writers wait at
-        # most for that listing.
-        package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
-        instance, created = _save_instance(ctx, package, top_hash, request.contents, base)
-        existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
+    package = writable_package(ctx, owner, name, request)
+    if listing is None:
+        # Another user's push (or the local store's): staged copies are read back first,
+        # before the package is locked, so its other writers never wait for that.
+        existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, None)
+        return _commit_push(ctx, _locked(ctx, package), owner, name, top_hash, request.contents,
+                            existing, fresh, request, base)
+    # The owner's push to S3: while storage lists the batch, the package, the instance and
+    # its tree are written (all undone if a fragment is missing). Its other writers wait at
+    # most for that listing.
+    package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
+    instance, created = _save_instance(ctx, package, top_hash, request.contents, base)
+    existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
     return _complete_push(ctx, package, instance, created, existing, fresh, request, base)
 
 

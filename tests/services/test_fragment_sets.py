@@ -8,9 +8,8 @@ import hashlib
 
 import pytest
 
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import event, func, select
 
-from registry.db import utcnow
 from registry.models import Blob, ChunkBlob, FragmentChunk, Instance, InstanceChunk, Package
 from registry.services import blobs, fragment_sets
 from registry.services.fragment_sets import Stored

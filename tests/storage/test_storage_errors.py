@@ -13,7 +13,7 @@ from registry.errors import FragmentMissing, StorageAccessDenied, StorageUnavail
 from registry.storage import LocalBlobStore, S3BlobStore
 from registry.storage import local as local_module
 from tests.conftest import s3_settings
-from tests.helpers import TestRegistry, sha256
+from tests.helpers import sha256
 
 DATA = b"0123456789" * 100
 ABSENT = "f" * 64
