@@ -71,11 +71,25 @@ def unpack(records: bytes) -> Iterable[tuple[str, Stored]]:
         yield raw_hash.hex(), Stored(size, batch.hex() if batch != NO_BATCH else None)
 
 
+class Planned(NamedTuple):
+    """The chunks of `fragments`, cut ahead of time: while a push waits for storage's listing,
+    for the fragment set it will have if every fragment arrived as expected."""
+
+    fragments: dict[str, Stored]
+    chunks: list[Chunk]
+
+
+def plan(owner: str, fragments: dict[str, Stored]) -> Planned:
+    return Planned(fragments, cut(owner, fragments))
+
+
 def write(session: Session, instance_id: int, owner: str, fragments: dict[str, Stored],
-          blob_ids: dict[str, int] | None = None) -> None:
+          blob_ids: dict[str, int] | None = None, planned: Planned | None = None) -> None:
     """Link the instance to the chunks of `fragments` (every one has a blob row of `owner`;
-    `blob_ids` are the ids the caller knows already), creating the chunks no instance has yet."""
-    _link(session, instance_id, owner, cut(owner, fragments), [], blob_ids or {})
+    `blob_ids` are the ids the caller knows already), creating the chunks no instance has yet.
+    `planned` chunks are used if they were cut from these very fragments."""
+    chunks = planned.chunks if planned is not None and planned.fragments == fragments else cut(owner, fragments)
+    _link(session, instance_id, owner, chunks, [], blob_ids or {})
 
 
 def write_changes(session: Session, instance_id: int, owner: str, base_id: int, removed: set[str],

@@ -144,8 +144,13 @@ def _commit_checked(ctx: Context, owner: str, name: str, top_hash: str, request:
     # most for that listing.
     package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
     instance, created = _save_instance(ctx, package, top_hash, request.contents, base)
+    planned = None
+    if created and base is None and not listing.arrived.done():
+        # Time that would be spent waiting: the fragment set is cut as it will be if every
+        # fragment arrived in the batch (a new package's push); used only if that is so.
+        planned = fragment_sets.plan(owner, {h: Stored(size, listing.batch) for h, size in request.sizes.items()})
     existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
-    return _complete_push(ctx, package, instance, created, existing, fresh, request, base)
+    return _complete_push(ctx, package, instance, created, existing, fresh, request, base, planned)
 
 
 def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
@@ -276,14 +281,15 @@ def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, t
 
 
 def _complete_push(ctx: Context, package: Package, instance: Instance, created: bool, existing: dict[str, Stored],
-                   fresh: dict[str, Stored], request: PushRequest, base: FromBase | None = None) -> dict:
+                   fresh: dict[str, Stored], request: PushRequest, base: FromBase | None = None,
+                   planned: fragment_sets.Planned | None = None) -> dict:
     """The rest of a push once its instance is saved: the fragments of a new instance, the log
     row, `latest` and the event."""
     if created:
         # Where a concurrent push added a fragment first, its row (and batch) is the one to keep.
         rows, ids = blobs.add_blobs(ctx.session, package.owner, fresh) if fresh else ({}, {})
         if base is None:
-            fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids)
+            fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids, planned)
         else:
             fragment_sets.write_changes(ctx.session, instance.id, package.owner, base.instance_id, base.removed,
                                         {**existing, **rows}, ids)

@@ -191,3 +191,24 @@ def test_a_set_written_as_changes_is_the_set_written_whole(registry, change):
         assert blobs.instance_fragments(session, new) == after
         assert linked_hashes_by_instance(session).get(new, set()) == set(after)
         assert fragment_sets.count(session, new) == len(after)
+
+
+def test_chunks_planned_ahead_are_used_only_for_the_fragments_they_were_cut_from(registry):
+    """A push cuts its fragment set while storage lists its batch, guessing every fragment
+    arrived there; a wrong guess (a fragment stored elsewhere) is cut again from what is true."""
+    actual = fragments(range(2_000))
+    guessed = {h: Stored(s.size, "b" * 32) for h, s in actual.items()}  # one is not in the batch
+    assert guessed != actual
+    with registry.state.session_factory() as session:
+        package = Package(owner=OWNER, name="planned", folded_handle="alice/planned")
+        session.add(package)
+        session.flush()
+        blobs.add_blobs(session, OWNER, actual)
+        right, wrong = _instance(session, package.id, 1), _instance(session, package.id, 2)
+        fragment_sets.write(session, right, OWNER, actual, planned=fragment_sets.plan(OWNER, actual))
+        fragment_sets.write(session, wrong, OWNER, actual, planned=fragment_sets.plan(OWNER, guessed))
+        session.commit()
+        assert fragment_sets.read(session, right) == fragment_sets.read(session, wrong) == actual
+        chunk_ids = [set(session.scalars(select(InstanceChunk.chunk_id).where(InstanceChunk.instance_id == i)))
+                     for i in (right, wrong)]
+        assert chunk_ids[0] == chunk_ids[1]
