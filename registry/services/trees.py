@@ -15,6 +15,7 @@ cost anything.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import re
@@ -91,9 +92,10 @@ def split(tree_json: bytes, base: StoredTree) -> list[StoredPiece | bytes]:
         end = cut.end() if cut else size
         parts.append(tree_json[offset:end])
         offset = end
-        later = [i for i in ending_at.get(tree_json[end - _CUT_WINDOW:end], ()) if i >= index] if cut else ()
-        if later:
-            index = later[0] + 1
+        same_end = ending_at.get(tree_json[end - _CUT_WINDOW:end], ()) if cut else ()
+        later = bisect.bisect_left(same_end, index)  # many pieces may end alike (one hash in many files)
+        if later < len(same_end):
+            index = same_end[later] + 1
     return parts
 
 

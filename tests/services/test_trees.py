@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import pytest
 
@@ -177,3 +178,17 @@ def test_saving_against_a_base_stores_what_saving_whole_does(registry):
                                         .order_by(InstancePiece.position)))
 
         assert piece_ids(with_base) == piece_ids(whole)
+
+
+def test_split_stays_linear_when_every_piece_ends_alike():
+    """One hash in every file, its last byte a cut point: each file ends a piece, and all pieces
+    end with the same bytes. Renaming every file must not compare each new piece with all."""
+    same = "0" * 63 + "0"  # ends in 0x00: a cut after every file
+    base_tree = {"type": "ROOT", "children": {f"f{n}": {"type": "FILE", "hashes": [same]} for n in range(20_000)}}
+    renamed = {"type": "ROOT", "children": {f"g{n}": {"type": "FILE", "hashes": [same]} for n in range(20_000)}}
+    base = stored(trees.serialize(base_tree))
+    assert len(base.pieces) > 20_000
+    started = time.perf_counter()
+    parts = trees.split(trees.serialize(renamed), base)
+    assert time.perf_counter() - started < 5  # quadratic would be 400 million steps
+    assert [p if isinstance(p, bytes) else p.data for p in parts] == trees.pieces(trees.serialize(renamed))
