@@ -16,8 +16,6 @@ from typing import Any
 
 import orjson
 
-from . import collector
-
 # A number token of 19 digits or more (what may_hold_long_integer looks for, faster).
 LONG_INTEGER_TOKEN = re.compile(rb"[\[,:\s]-?\d{19}")
 # Every digit as 0, and `[`, `,`, `:` and white space (what may come before a number) as `|`.
@@ -41,8 +39,7 @@ def loads(body: bytes) -> Any:
     """`json.loads(body)`."""
     if not may_hold_long_integer(body):
         try:
-            with collector.paused():
-                return orjson.loads(body)
+            return orjson.loads(body)
         except orjson.JSONDecodeError:  # NaN, infinities (or not JSON: json.loads says so)
             pass
     return json.loads(body)

@@ -15,7 +15,6 @@ from typing import Any, Iterator
 
 import orjson
 
-from .. import collector
 from ..errors import BadRequest, PayloadTooLarge
 from ..exact_json import may_hold_long_integer
 
@@ -78,8 +77,7 @@ def _fast_parse(body: bytes, max_values: int) -> Any:
     if values > LEAN_PARSE_ABOVE:
         return _MISSING
     try:
-        with collector.paused():
-            return orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
         return _MISSING
 
