@@ -30,7 +30,7 @@ def link_history(engine, owner: str, after_id: int, now) -> str:
                             updated_at=now, updated_by=owner)
         session.add(instance)
         session.flush()
-        trees.save(session, instance.id, trees.serialize({"type": "ROOT", "children": {}}), max_bytes=10**9)
+        trees.save(session, instance.id, {"type": "ROOT", "children": {}}, max_bytes=10**9)
         rows = session.execute(text("SELECT id, hash, size FROM `blob` WHERE owner = :o AND id > :i"),
                                {"o": owner, "i": after_id}).all()
         fragment_sets.write(session, instance.id, owner, {h: blobs.Stored(size) for _, h, size in rows},

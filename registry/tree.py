@@ -58,15 +58,21 @@ def validate(node: Any, *, root: bool, at: tuple[str, ...] = ()) -> set[str]:
         raise BadRequest(f"Invalid contents{_at(at)}: every node must be an object with a valid 'type'")
     if (node["type"] == ROOT) != root:
         raise BadRequest(f"Unexpected node type{_at(at)}")
-    where = None
-    for name in at:
-        where = (where, name)
+    where = _place(at)
     hashes: list = []
     _check_nodes(node, hashes, where, len(at))
     if not are_hashes(hashes):
         _check_nodes(node, None, where, len(at))  # raises, naming the node
         raise BadRequest("Invalid contents: 'hashes' must be lists of SHA-256 hex digests")
     return set(hashes)
+
+
+def _place(names: tuple[str, ...]) -> tuple | None:
+    """The path `names` as _check_nodes keeps it: (parent's place, name), built only for errors."""
+    where = None
+    for name in names:
+        where = (where, name)
+    return where
 
 
 def _at(names: tuple[str, ...]) -> str:
@@ -304,10 +310,7 @@ def apply_changes(root: dict, changes: dict[str, Any]) -> list[dict]:
                 raise BadRequest(f"Invalid change at /{path}: there is nothing to remove")
             replaced.append(removed)
             continue
-        where = None
-        for name in names[:-1]:
-            where = (where, name)
-        _check_names({names[-1]: node}, where)
+        _check_names({names[-1]: node}, _place(names[:-1]))
         validate(node, root=False, at=names)
         old = parent["children"].get(names[-1])
         if old is not None:

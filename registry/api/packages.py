@@ -111,10 +111,10 @@ def _flat(value: dict) -> bool:
 def compact_json(value) -> bytes:
     """`json.dumps(value, separators=(",", ":")).encode()`, byte for byte. A dict of strings to
     strings or ints, or to such dicts (a dry run's URLs), goes through orjson, which writes the
-    same bytes for those whenever its output is ASCII without DEL (json.dumps escapes every other
-    character as \\uXXXX, and DEL too, where orjson writes them raw); anything else (floats, which
-    orjson formats differently past 1e16 and below 1e-4, ints beyond 64 bits, lone surrogates) is
-    left to json.dumps."""
+    same bytes for those whenever its output is ASCII without DEL (json.dumps writes every other
+    character, and DEL too, as a six-character \\u escape, where orjson writes them raw); anything
+    else (floats, which orjson formats differently past 1e16 and below 1e-4, ints beyond 64 bits,
+    lone surrogates) is left to json.dumps."""
     if type(value) is dict and value:
         nested = set(map(type, value.values())) == {dict} and set(map(type, value.keys())) == {str}
         if _flat(value) or (nested and all(map(_flat, value.values()))):

@@ -54,11 +54,11 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
         if tree.tophash(request.contents) != top_hash:
             raise BadRequest("Wrong contents hash")
         if request.dry_run:
-            package = writable_package(ctx, owner, name, request)
-            return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
+            return {"upload_urls": _upload_urls(ctx, owner, writable_package(ctx, owner, name, request), hashes)}
         if set(request.sizes) != hashes:
             raise BadRequest("Sizes don't match the hashes")
-        return _commit_checked(ctx, owner, name, top_hash, request, listing)
+        return _commit_checked(ctx, writable_package(ctx, owner, name, request), owner, name, top_hash, request,
+                               listing)
 
 
 def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: ChangeRequest) -> dict:
@@ -73,7 +73,7 @@ def push_changes(ctx: Context, owner: str, name: str, top_hash: str, request: Ch
         if base is None:
             raise Conflict(f"{request.base} is not an instance of {owner}/{name}; push the whole tree instead")
         whole, from_base = _applied(ctx, base, top_hash, request)
-        return _commit_checked(ctx, owner, name, top_hash, whole, listing, from_base)
+        return _commit_checked(ctx, package, owner, name, top_hash, whole, listing, from_base)
 
 
 def _applied(ctx: Context, base: Instance, top_hash: str, request: ChangeRequest) -> tuple[PushRequest, FromBase]:
@@ -128,11 +128,12 @@ class FromBase:
     keyword_set_id: int | None = None  # the base's keywords, when the changes keep every name
 
 
-def _commit_checked(ctx: Context, owner: str, name: str, top_hash: str, request: PushRequest,
-                    listing: push_storage.BatchListing | None, base: FromBase | None = None) -> dict:
-    """Commit a push after checking that every fragment in `request.sizes` is stored; with
-    `base`, those are the new instance's fragments that the base instance does not hold."""
-    package = writable_package(ctx, owner, name, request)
+def _commit_checked(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str,
+                    request: PushRequest, listing: push_storage.BatchListing | None,
+                    base: FromBase | None = None) -> dict:
+    """Commit a push to `package` (see writable_package) after checking that every fragment in
+    `request.sizes` is stored; with `base`, those are the new instance's fragments that the base
+    instance does not hold."""
     if listing is None:
         # Another user's push (or the local store's): staged copies are read back first,
         # before the package is locked, so its other writers never wait for that.
@@ -147,7 +148,7 @@ def _commit_checked(ctx: Context, owner: str, name: str, top_hash: str, request:
     planned = None
     if created and base is None and not listing.arrived.done():
         # Time that would be spent waiting: the fragment set is cut as it will be if every
-        # fragment arrived in the batch (a new package's push); used only if that is so.
+        # fragment arrived in the batch (so it is for a new package); used only if that is so.
         planned = fragment_sets.plan(owner, {h: Stored(size, listing.batch) for h, size in request.sizes.items()})
     existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
     return _complete_push(ctx, package, instance, created, existing, fresh, request, base, planned)
@@ -332,9 +333,8 @@ def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict
                         created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()
-    stored = base.tree if base is not None else None
-    trees.save(ctx.session, instance.id, trees.serialize(contents, stored), max_bytes=ctx.settings.max_contents_bytes,
-               base=stored)
+    trees.save(ctx.session, instance.id, contents, max_bytes=ctx.settings.max_contents_bytes,
+               base=base.tree if base is not None else None)
     return instance, True
 
 

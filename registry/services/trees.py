@@ -7,7 +7,7 @@ instance that changes ten files of 100,000 shares all but about twenty pieces wi
 before, and writes only those (zlib-compressed) plus one small row per piece. The keywords
 (node names, for search) are shared the same way: ten changed fragments change no name.
 
-A push of changes passes its base's stored tree (`load_stored`) to `serialize` and `save`: the
+A push of changes passes its base's stored tree (`load_stored`) to `save`: the
 new tree's bytes that equal the base's pieces at its start and end keep those pieces as they
 are (neither cut, hashed, checked nor looked up again), so only the pieces around the changes
 cost anything.
@@ -52,15 +52,24 @@ class StoredTree:
 
 
 def serialize(contents: dict, base: StoredTree | None = None) -> bytes:
-    """The tree's JSON as json writes it (see exact_json). With `base`, only the pieces that
-    differ from the base's are checked for what orjson would word otherwise: the others are
-    the base's own bytes, written exactly when it was stored."""
+    """The tree's JSON as json writes it (see exact_json), as `save` stores it."""
+    if base is None:
+        return exact_json.dumps_compact(contents)
+    return b"".join(part.data if isinstance(part, StoredPiece) else part for part in _parts(contents, base))
+
+
+def _parts(contents: dict, base: StoredTree | None) -> list[StoredPiece | bytes]:
+    """The tree's JSON in pieces. With `base`, only the pieces that differ from the base's are
+    checked for what orjson would word otherwise: the others are the base's own bytes, written
+    exactly when it was stored."""
     if base is not None:
         encoded = exact_json.dumps_fast(contents)
-        if encoded is not None and exact_json.written_as_json_does(
-                b"".join(part for part in split(encoded, base) if isinstance(part, bytes))):
-            return encoded
-    return exact_json.dumps_compact(contents)
+        if encoded is not None:
+            parts = split(encoded, base)
+            if exact_json.written_as_json_does(b"".join(part for part in parts if isinstance(part, bytes))):
+                return parts
+    tree_json = exact_json.dumps_compact(contents)
+    return split(tree_json, base) if base is not None else pieces(tree_json)
 
 
 def pieces(tree_json: bytes) -> list[bytes]:
@@ -99,12 +108,12 @@ def split(tree_json: bytes, base: StoredTree) -> list[StoredPiece | bytes]:
     return parts
 
 
-def save(session: Session, instance_id: int, tree_json: bytes, *, max_bytes: int,
+def save(session: Session, instance_id: int, contents: dict, *, max_bytes: int,
          base: StoredTree | None = None) -> None:
     """Store the tree of a new instance; PayloadTooLarge when its pieces take more than
     `max_bytes` compressed (what the database would have to hold for it, counting shared ones).
     With `base`, the pieces it shares with the base are known without a look (see `split`)."""
-    parts = split(tree_json, base) if base is not None else pieces(tree_json)
+    parts = _parts(contents, base)
     kept = {part.id: part.stored_bytes for part in parts if isinstance(part, StoredPiece)}
     digests = {position: hashlib.sha256(part).hexdigest() for position, part in enumerate(parts)
                if isinstance(part, bytes)}
@@ -133,8 +142,7 @@ def load(session: Session, instance_id: int) -> bytes:
 
 
 def load_stored(session: Session, instance_id: int) -> StoredTree:
-    """The tree's JSON with the pieces it is stored in (for `serialize` and `save` of a tree
-    changed from it)."""
+    """The tree's JSON with the pieces it is stored in (for `save` of a tree changed from it)."""
     rows = session.execute(select(TreePiece.id, TreePiece.data)
                            .join(InstancePiece, InstancePiece.piece_id == TreePiece.id)
                            .where(InstancePiece.instance_id == instance_id).order_by(InstancePiece.position))

@@ -52,7 +52,7 @@ def test_a_new_instance_writes_only_the_pieces_that_changed(registry):
                                 keyword_set_id=trees.keyword_set(session, "same names"))
             session.add(instance)
             session.flush()
-            trees.save(session, instance.id, trees.serialize(contents), max_bytes=10**8)
+            trees.save(session, instance.id, contents, max_bytes=10**8)
             ids.append((instance.id, contents))
             if n == 0:
                 pieces_after_first = count(session, TreePiece)
@@ -163,13 +163,13 @@ def test_saving_against_a_base_stores_what_saving_whole_does(registry):
             return row.id
 
         first, with_base, whole = instance(1), instance(2), instance(3)
-        trees.save(session, first, trees.serialize(plain_tree(20_000)), max_bytes=10**8)
+        trees.save(session, first, plain_tree(20_000), max_bytes=10**8)
         changed = plain_tree(20_000, changed=range(0, 20_000, 2_000), extra={"d5/added": leaf("added")})
         base = trees.load_stored(session, first)
         pieces_before = count(session, TreePiece)
-        trees.save(session, with_base, trees.serialize(changed, base), max_bytes=10**8, base=base)
+        trees.save(session, with_base, changed, max_bytes=10**8, base=base)
         assert count(session, TreePiece) - pieces_before <= 22
-        trees.save(session, whole, trees.serialize(changed), max_bytes=10**8)
+        trees.save(session, whole, changed, max_bytes=10**8)
         session.commit()
         assert trees.load(session, with_base) == trees.load(session, whole) == exact(changed)
 
