@@ -26,7 +26,7 @@ from registry_client.tree import changes as tree_changes
 from scale_report import Summary
 from scale_stack import (BUCKET, HISTORY_OWNER, HTTP_TIMEOUT, LOOP_THREADS, OWNER, ROOT, SEED_THREADS, STOP, THREADS,
                          UPLOAD_THREADS, WORKERS, RssSampler, Server, check, database, http_put, parallel,
-                         raw_connection, run_threads, small_files)
+                         pids_named, raw_connection, run_threads, settle, small_files)
 from scale_writepath import link_history
 from tests.helpers import TestRegistry, build_tree
 from tests.support.seaweedfs import SeaweedFS
@@ -82,7 +82,11 @@ class Bench:
         stack.callback(self.server.stop)
         self.server.start()
         self.base = self.server.url
-        print(f"setup: database {self.schema} on {make_url(args.database_url).render_as_string(hide_password=True)}, "
+        with self.db.cursor() as cursor:
+            cursor.execute("SELECT @@innodb_buffer_pool_size")
+            (pool,) = cursor.fetchone()
+        print(f"setup: database {self.schema} on {make_url(args.database_url).render_as_string(hide_password=True)} "
+              f"(innodb_buffer_pool_size {int(pool) // 2**20:,} MiB), "
               f"SeaweedFS {self.s3.endpoint_url} (signatures checked, signed checksums on), "
               f"registry serve --workers {WORKERS} --threads {THREADS} at {self.base}, "
               f"read cache {'on, generation in Redis ' + args.redis if args.redis else 'off (no Redis)'} "
@@ -238,9 +242,25 @@ class Bench:
             linked = link_history(self.engine, owner, first, now)
             self.db.commit()
         elapsed = time.perf_counter() - started
+        # Timed pushes follow: first let MariaDB and SeaweedFS finish writing all that back.
+        waited = settle([self.s3.pid, *pids_named("mariadbd"), *pids_named("mysqld")])
         print(f"seeded {count:,} objects of {owner} in {elapsed:.1f} s ({count / stored:,.0f} objects/s into S3, "
-              f"rows {elapsed - stored:.1f} s; {linked})", flush=True)
+              f"rows {elapsed - stored:.1f} s; {linked}); then MariaDB and SeaweedFS settled in {waited:.1f} s",
+              flush=True)
         return elapsed
+
+    def set_buffer_pool(self, size: int) -> None:
+        """innodb_buffer_pool_size for the run (the server resizes it online), restored at exit."""
+        with self.db.cursor() as cursor:
+            cursor.execute("SELECT @@innodb_buffer_pool_size")
+            (before,) = cursor.fetchone()
+            cursor.execute("SET GLOBAL innodb_buffer_pool_size = %s", (size,))
+        self.stack.callback(self._restore_buffer_pool, int(before))
+        print(f"innodb_buffer_pool_size {int(before) // 2**20:,} MiB -> {size // 2**20:,} MiB for this run", flush=True)
+
+    def _restore_buffer_pool(self, size: int) -> None:
+        with raw_connection(self.url) as db, db.cursor() as cursor:
+            cursor.execute("SET GLOBAL innodb_buffer_pool_size = %s", (size,))
 
     def stored(self, owner: str) -> int:
         with self.db.cursor() as cursor:

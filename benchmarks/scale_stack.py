@@ -142,6 +142,44 @@ def proc_status(pid: int) -> dict[str, int]:
     return values
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes used so far (/proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (the 14th and 15th fields)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def settle(pids: list[int], *, idle: float = 0.05, window: float = 1.0, limit: float = 180.0) -> float:
+    """Wait until the processes use less than `idle` of a core over `window` seconds (at most
+    `limit` seconds in all); returns the seconds waited. After a bulk seed of hundreds of
+    thousands of objects and rows, MariaDB and SeaweedFS go on flushing and compacting for a
+    while, and a push timed meanwhile would time that too."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        before = cpu_seconds(pids)
+        time.sleep(window)
+        if cpu_seconds(pids) - before < idle * window:
+            break
+    return time.perf_counter() - started
+
+
 class RssSampler:
     """Every 50 ms, VmRSS of each gunicorn worker (the master's children); the max across workers."""
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
-import functools
 import operator
 import zlib
 
@@ -13,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from ..db import utcnow
 from ..models import Blob, MultipartUpload
-from . import fragment_sets
-from .bulk import CHUNK, chunked, insert_new, select_in
+from . import bulk, fragment_sets
+from .bulk import CHUNK, chunked, select_in
 from .fragment_sets import Stored
 
-__all__ = ["CHUNK", "Stored", "add_blobs", "chunked", "completed_uploads", "instance_fragments", "instance_sizes",
-           "touch"]
+__all__ = ["CHUNK", "PreparedRows", "Stored", "add_blobs", "chunked", "completed_uploads", "instance_fragments",
+           "instance_sizes", "prepare", "touch"]
 
 
 def touch(session: Session, owner: str, hashes: Iterable[str]) -> None:
@@ -28,16 +27,42 @@ def touch(session: Session, owner: str, hashes: Iterable[str]) -> None:
         session.execute(update(Blob).where(Blob.owner == owner, Blob.hash.in_(chunk)).values(touched_at=now))
 
 
-def add_blobs(session: Session, owner: str, fresh: dict[str, Stored]) -> tuple[dict[str, Stored], dict[str, int]]:
-    """Blob rows for fragments that have none yet; returns what the rows say (another push's
-    batch where that push added the same fragment first) and their ids."""
-    now = utcnow()
+class PreparedRows(NamedTuple):
+    """The INSERT statements of `add_blobs` for `fresh`, written ahead (see `prepare`), with the
+    checksum that proves each one's ids (see `_assigned_ids`)."""
+
+    fresh: dict[str, Stored]
+    ordered: list[str]
+    statements: list[bulk.Statement]
+    checksums: list[int]
+
+
+def prepare(owner: str, fresh: dict[str, Stored], dialect: str) -> PreparedRows | None:
+    """`add_blobs`' statements for `fresh`, written without the database (so in another thread,
+    while the request waits on it); None where they are not SQL text (SQLite)."""
+    if dialect not in ("mysql", "mariadb"):
+        return None
     ordered = sorted(fresh)
-    # In hash order: concurrent pushes then take the unique-key locks in the same order (no deadlock).
-    statements = insert_new(session, Blob.__table__, [
-        {"owner": owner, "hash": h, "size": fresh[h].size, "batch": fresh[h].batch, "created_at": now,
-         "touched_at": now} for h in ordered], unchanged="size")
-    ids = _assigned_ids(session, owner, ordered, statements)
+    try:
+        statements = bulk.mysql_inserts(Blob.__table__, _columns(owner, fresh, ordered), unchanged="size")
+    except bulk.NeedsEscape:  # not for the names, digests and numbers of a push: add_blobs escapes them
+        return None
+    return PreparedRows(fresh, ordered, statements, _checksums(ordered, [s.rows for s in statements]))
+
+
+def add_blobs(session: Session, owner: str, fresh: dict[str, Stored],
+              prepared: PreparedRows | None = None) -> tuple[dict[str, Stored], dict[str, int]]:
+    """Blob rows for fragments that have none yet; returns what the rows say (another push's
+    batch where that push added the same fragment first) and their ids. `prepared` statements
+    are used if they were written for this very dict."""
+    if prepared is not None and prepared.fresh is fresh:
+        ordered, checksums = prepared.ordered, prepared.checksums
+        statements = bulk.run_inserts(session, prepared.statements)
+    else:
+        ordered = sorted(fresh)
+        statements = bulk.insert_columns(session, Blob.__table__, _columns(owner, fresh, ordered), unchanged="size")
+        checksums = None
+    ids = _assigned_ids(session, owner, ordered, statements, checksums)
     rows = {h: fresh[h] for h in ids}
     query = select(Blob.id, Blob.hash, Blob.size, Blob.batch).where(Blob.owner == owner)
     for id_, hash_, size, batch in select_in(session, query, Blob.hash, [h for h in ordered if h not in ids]):
@@ -45,34 +70,56 @@ def add_blobs(session: Session, owner: str, fresh: dict[str, Stored]) -> tuple[d
     return rows, ids
 
 
-_PROOF = text("SELECT COUNT(*), BIT_XOR(CRC32(CONCAT(`hash`, ':', `id`))) FROM `blob`"
+def _columns(owner: str, fresh: dict[str, Stored], ordered: list[str]) -> bulk.Columns:
+    # In hash order: concurrent pushes then take the unique-key locks in the same order (no deadlock).
+    now = utcnow()
+    stored = [fresh[h] for h in ordered]
+    batches = [s.batch for s in stored]
+    return {"hash": ordered, "owner": bulk.Same(owner), "size": [s.size for s in stored],
+            "batch": bulk.Same(batches[0]) if len(set(batches)) == 1 else batches,
+            "created_at": bulk.Same(now), "touched_at": bulk.Same(now)}
+
+
+_PROOF = text("SELECT COUNT(*), COALESCE(SUM(CRC32(`hash`) * (`id` - :first + 1)), 0) FROM `blob`"
                " WHERE `id` BETWEEN :first AND :last AND `owner` = :owner")
 
 
-def _assigned_ids(session: Session, owner: str, ordered: list[str], statements: list[tuple[int, int]]) -> dict[str, int]:
+def _checksums(ordered: list[str], counts: list[int]) -> list[int]:
+    """For each statement's rows (`counts` of `ordered`, in turn): the sum of the CRC32 of each
+    hash times its place in the statement (1, 2, ...), as _PROOF computes it from the ids."""
+    sums, start = [], 0
+    for count in counts:
+        part = ordered[start:start + count]
+        start += count
+        sums.append(sum(map(operator.mul, map(zlib.crc32, map(str.encode, part)), range(1, count + 1))))
+    return sums
+
+
+def _assigned_ids(session: Session, owner: str, ordered: list[str], statements: list[tuple[int, int]],
+                  checksums: list[int] | None = None) -> dict[str, int]:
     """The ids MySQL gave the rows of each multi-row INSERT, without reading 100,000 rows back.
     With InnoDB's auto-increment lock mode 0 or 1 (MariaDB's and MySQL 5.7's default) and a step
     of 1, the rows one statement inserts get consecutive ids from its first, in VALUES order.
     Each statement is proven by one aggregate over exactly those ids: they hold `count` rows of
-    the owner, and the XOR of the CRC32s of their hash:id pairs is ours, so each hash has its id.
-    A statement that fails (a concurrent push added one of its rows first: then that row is not
-    at its id), and any other server, is left to be read back."""
+    the owner, and the sum of each one's hash CRC32 times its place (id - first + 1) is the sum
+    for our hashes in VALUES order (`checksums`, computed here if not given), so each hash has
+    its id. A statement that fails (a concurrent push added one of its rows first: then that
+    row is not at its id), and any other server, is left to be read back."""
     if not statements:
         return {}
     lock_mode, step = session.execute(text("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment")).one()
     if int(lock_mode) not in (0, 1) or int(step) != 1:
         return {}
+    if checksums is None:
+        checksums = _checksums(ordered, [count for _, count in statements])
     found: dict[str, int] = {}
     start = 0
-    for first_id, count in statements:
-        hashes = ordered[start:start + count]
-        start += count
-        expected = dict(zip(hashes, range(first_id, first_id + count)))
-        checksum = functools.reduce(operator.xor, (zlib.crc32(f"{h}:{i}".encode()) for h, i in expected.items()))
+    for (first_id, count), checksum in zip(statements, checksums, strict=True):
         # A primary-key range of `count` rows: cheap, however many rows the owner has.
         proven = session.execute(_PROOF, {"owner": owner, "first": first_id, "last": first_id + count - 1}).one()
         if tuple(map(int, proven)) == (count, checksum):
-            found.update(expected)
+            found.update(zip(ordered[start:start + count], range(first_id, first_id + count)))
+        start += count
     return found
 
 

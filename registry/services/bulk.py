@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from sqlalchemy import Select, Table, literal_column
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -40,49 +40,116 @@ def select_in(session: Session, query: Select, column, values) -> Iterator:
             yield from session.execute(query.where(column.in_(part)))
 
 
+class Statement(NamedTuple):
+    sql: str  # ready for the driver (its %-formatting escaped)
+    rows: int
+
+
+class Same(NamedTuple):
+    """A column's value in every row (see `insert_columns`)."""
+
+    value: object
+
+
+Columns = dict[str, "list | Same"]  # column name -> its values in row order, or the one value of all rows
+
+
 def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: str) -> list[tuple[int, int]]:
     """Insert rows, keeping the existing one where a unique key clashes (two pushes may add the
     same row at once). On MySQL, returns each statement's first auto-increment id and its number
     of rows, in order (see blobs.add_blobs); elsewhere nothing."""
-    if not rows:
+    return insert_columns(session, table, columns_of(rows), unchanged=unchanged)
+
+
+def insert_columns(session: Session, table: Table, columns: Columns, *, unchanged: str) -> list[tuple[int, int]]:
+    """`insert_new` of rows given by column: 100,000 rows need no dict each."""
+    if _row_count(columns) == 0:
         return []
     if session.get_bind().dialect.name == "sqlite":
         statement = sqlite_insert(table).on_conflict_do_nothing()
-        for chunk in chunked(rows):
+        for chunk in chunked(_rows_of(columns)):
             session.execute(statement, chunk)
         return []
-    # MySQL: one multi-row INSERT per few thousand rows, its VALUES written here. The driver
-    # would escape each of the 600,000 values of a 100,000-fragment push in Python (a second);
-    # these are ints, hex digests, names and timestamps, so `_literal` writes them directly and
-    # hands anything else (a string with other characters) to the driver's escaping.
-    # A no-op update rather than INSERT IGNORE, which would also hide other errors.
-    columns = list(rows[0])
-    names = ", ".join(f"`{table.c[c].name}`" for c in columns)
+    escape = session.connection().connection.dbapi_connection.escape
+    return run_inserts(session, mysql_inserts(table, columns, unchanged=unchanged, escape=escape))
+
+
+def run_inserts(session: Session, statements: list[Statement]) -> list[tuple[int, int]]:
+    """Execute `mysql_inserts`' statements: each one's first auto-increment id and its rows."""
     connection = session.connection()
-    escape = connection.connection.dbapi_connection.escape
+    return [(connection.exec_driver_sql(statement.sql).lastrowid, statement.rows) for statement in statements]
+
+
+def columns_of(rows: list[dict]) -> Columns:
+    """Rows by column; a column holding one value in every row (owner, timestamps of a push) as
+    Same, except the first (it keeps the number of rows)."""
+    if not rows:
+        return {}
+    by_column = {c: [row[c] for row in rows] for c in rows[0]}
+    first = next(iter(by_column))
+    return {c: Same(values[0]) if c != first and all(value is values[0] for value in values) else values
+            for c, values in by_column.items()}
+
+
+def _row_count(columns: Columns) -> int:
+    lengths = {len(values) for values in columns.values() if not isinstance(values, Same)}
+    if len(lengths) != 1 and columns:
+        raise ValueError("columns must hold at least one list, all of one length")
+    return lengths.pop() if lengths else 0
+
+
+def _rows_of(columns: Columns) -> list[dict]:
+    count = _row_count(columns)
+    names = list(columns)
+    values = [[v.value] * count if isinstance(v, Same) else v for v in columns.values()]
+    return [dict(zip(names, row)) for row in zip(*values)]
+
+
+def mysql_inserts(table: Table, columns: Columns, *, unchanged: str, escape=None) -> list[Statement]:
+    """`insert_columns`' statements on MySQL, written without a connection (so also ahead of
+    time, in another thread). `escape` is the driver's, for values other than ints, plain text,
+    bytes and timestamps; without it, such a value raises NeedsEscape."""
+    # One multi-row INSERT per few thousand rows, its VALUES written here. The driver would
+    # escape each of the 600,000 values of a 100,000-fragment push in Python (a second); these
+    # are ints, hex digests, names and timestamps, so `_literal` writes them directly.
+    # A no-op update rather than INSERT IGNORE, which would also hide other errors.
+    count = _row_count(columns)
+    if count == 0:
+        return []
+    escape = escape or _cannot_escape
+    names = ", ".join(f"`{table.c[c].name}`" for c in columns)
     head = f"INSERT INTO `{table.name}` ({names}) VALUES "
     tail = f" ON DUPLICATE KEY UPDATE `{unchanged}` = `{unchanged}`"
-    # A column holding one value in every row (owner, timestamps of a push) is written once.
-    by_column = {c: [row[c] for row in rows] for c in columns}
-    same = {c: _literal(values[0], escape) for c, values in by_column.items()
-            if all(value is values[0] for value in values)}
-    varying = [c for c in columns if c not in same]
-    template = "(" + ",".join("{}" if c in varying else same[c].replace("{", "{{").replace("}", "}}")
-                              for c in columns) + ")"
-    literals = [_column_literals(by_column[c], escape) for c in varying]
-    del by_column
-    statements: list[tuple[int, int]] = []
+    # A value of every row is written once, into the template of a row.
+    template = "(" + ",".join("{}" if not isinstance(values, Same) else
+                              _literal(values.value, escape).replace("{", "{{").replace("}", "}}")
+                              for values in columns.values()) + ")"
+    literals = [_column_literals(values, escape) for values in columns.values() if not isinstance(values, Same)]
+    statements: list[Statement] = []
     values: list[str] = []
     size = 0
-    for value in map(template.format, *literals) if literals else [template] * len(rows):
+    for value in map(template.format, *literals) if literals else [template] * count:
         values.append(value)
         size += len(value)
         if len(values) == CHUNK or size > MAX_STATEMENT_CHARS:  # well within max_allowed_packet
-            statements.append((_execute(connection, head + ",".join(values) + tail).lastrowid, len(values)))
+            statements.append(_statement(head, values, tail))
             values, size = [], 0
     if values:
-        statements.append((_execute(connection, head + ",".join(values) + tail).lastrowid, len(values)))
+        statements.append(_statement(head, values, tail))
     return statements
+
+
+def _statement(head: str, values: list[str], tail: str) -> Statement:
+    # The driver applies %-formatting to the statement even without parameters.
+    return Statement((head + ",".join(values) + tail).replace("%", "%%"), len(values))
+
+
+class NeedsEscape(ValueError):
+    """A value only the driver's escaping can write (see mysql_inserts)."""
+
+
+def _cannot_escape(value):
+    raise NeedsEscape(f"a {type(value).__name__} needs the driver's escaping")
 
 
 def _column_literals(values: list, escape) -> list[str]:
@@ -94,11 +161,6 @@ def _column_literals(values: list, escape) -> list[str]:
     if kinds == {str} and _PLAIN_TEXT.match("".join(values)):
         return [f"'{value}'" for value in values]
     return [_literal(value, escape) for value in values]
-
-
-def _execute(connection, sql: str):
-    # The driver applies %-formatting to the statement even without parameters.
-    return connection.exec_driver_sql(sql.replace("%", "%%"))
 
 
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_./:+= -]*\Z")  # nothing that could end a quoted literal

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Blob, ChunkBlob, FragmentChunk, InstanceChunk
-from .bulk import chunked, insert_new, select_in
+from .bulk import chunked, insert_columns, insert_new, select_in
 
 RECORD = struct.Struct(">32sQ16s")
 NO_BATCH = bytes(16)
@@ -46,24 +46,46 @@ class Chunk(NamedTuple):
 
 
 def cut(owner: str, fragments: dict[str, Stored]) -> list[Chunk]:
-    chunks, hashes, packed = [], [], []
-    for hash_ in sorted(fragments):
-        stored = fragments[hash_]
-        hashes.append(hash_)
-        packed.append(RECORD.pack(bytes.fromhex(hash_), stored.size,
-                                  bytes.fromhex(stored.batch) if stored.batch else NO_BATCH))
-        if int(hash_[-2:], 16) % CUT_EVERY == 0 or len(hashes) == MAX_CHUNK:
-            chunks.append(_chunk(owner, hashes, packed))
-            hashes, packed = [], []
-    if hashes:
-        chunks.append(_chunk(owner, hashes, packed))
+    ordered = sorted(fragments)
+    count = len(ordered)
+    raw = bytes.fromhex("".join(ordered))  # the hashes, 32 bytes each, in order
+    sizes = struct.pack(f">{count}Q", *(fragments[h].size for h in ordered))
+    batches = [fragments[h].batch for h in ordered]
+    if len(set(batches)) == 1:  # usual: one upload batch, or none, for all
+        batch = bytes.fromhex(batches[0]) if batches and batches[0] else NO_BATCH
+        records = b"".join(raw[32 * i:32 * i + 32] + sizes[8 * i:8 * i + 8] + batch for i in range(count))
+    else:
+        records = b"".join(raw[32 * i:32 * i + 32] + sizes[8 * i:8 * i + 8] + (bytes.fromhex(b) if b else NO_BATCH)
+                           for i, b in enumerate(batches))
+    chunks, start = [], 0
+    for end in [*_cut_points(raw[31::32]), count]:
+        while end - start > MAX_CHUNK:
+            chunks.append(_chunk(owner, ordered[start:start + MAX_CHUNK], records, start))
+            start += MAX_CHUNK
+        if end > start:
+            chunks.append(_chunk(owner, ordered[start:end], records, start))
+            start = end
     return chunks
 
 
-def _chunk(owner: str, hashes: list[str], packed: list[bytes]) -> Chunk:
-    records = b"".join(packed)
-    digest = hashlib.sha256(owner.encode() + b"\0" + records).hexdigest()
-    return Chunk(digest, hashes, records)
+_ENDS_A_CHUNK = bytes(int(value % CUT_EVERY == 0) for value in range(256))
+
+
+def _cut_points(last_bytes: bytes) -> list[int]:
+    """After which hashes a chunk ends by content: those whose last byte is a multiple of
+    CUT_EVERY (as the index just past each)."""
+    marks = last_bytes.translate(_ENDS_A_CHUNK)
+    points, at = [], marks.find(1)
+    while at >= 0:
+        points.append(at + 1)
+        at = marks.find(1, at + 1)
+    return points
+
+
+def _chunk(owner: str, hashes: list[str], records: bytes, first: int = 0) -> Chunk:
+    """The chunk of `hashes`, whose records start at record `first` of `records`."""
+    own = records[RECORD.size * first:RECORD.size * (first + len(hashes))]
+    return Chunk(hashlib.sha256(owner.encode() + b"\0" + own).hexdigest(), hashes, own)
 
 
 def unpack(records: bytes) -> Iterable[tuple[str, Stored]]:
@@ -134,13 +156,13 @@ def write_changes(session: Session, instance_id: int, owner: str, base_id: int, 
                 hashes.append(record[:32].hex())
                 packed.append(record)
                 if record[31] % CUT_EVERY == 0 or len(hashes) == MAX_CHUNK:
-                    chunks.append(_chunk(owner, hashes, packed))
+                    chunks.append(_chunk(owner, hashes, b"".join(packed)))
                     hashes, packed = [], []
             index += 1
             if index == len(bounds) or (not hashes and index not in hit):
                 break
         if hashes:
-            chunks.append(_chunk(owner, hashes, packed))
+            chunks.append(_chunk(owner, hashes, b"".join(packed)))
     _link(session, instance_id, owner, chunks, kept, blob_ids or {})
 
 
@@ -158,8 +180,9 @@ def _link(session: Session, instance_id: int, owner: str, chunks: list[Chunk], c
         ids.update(created)
         blob_ids = {**blob_ids, **_blob_ids(session, owner, [h for c in new for h in c.hashes if h not in blob_ids])}
         # Idempotent: a concurrent push that created the same chunk links the same rows.
-        insert_new(session, ChunkBlob.__table__, [
-            {"chunk_id": created[c.digest], "blob_id": blob_ids[h]} for c in new for h in c.hashes],
+        insert_columns(session, ChunkBlob.__table__, {
+            "chunk_id": [created[c.digest] for c in new for _ in c.hashes],
+            "blob_id": [blob_id for c in new for blob_id in map(blob_ids.__getitem__, c.hashes)]},
             unchanged="chunk_id")
     insert_new(session, InstanceChunk.__table__,
                [{"instance_id": instance_id, "chunk_id": i} for i in sorted(set(ids.values()) | set(chunk_ids))],

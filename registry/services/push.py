@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-from typing import Iterable
+from concurrent.futures import Future
+from typing import Callable, Iterable, NamedTuple
 
 from sqlalchemy import select
 
@@ -143,15 +144,38 @@ def _commit_checked(ctx: Context, package: Package | None, owner: str, name: str
     # The owner's push to S3: while storage lists the batch, the package, the instance and
     # its tree are written (all undone if a fragment is missing). Its other writers wait at
     # most for that listing.
+    first_push = package is None
     package = _locked(ctx, package) or _create_package(ctx, owner, name, request)
-    instance, created = _save_instance(ctx, package, top_hash, request.contents, base)
-    planned = None
-    if created and base is None and not listing.arrived.done():
-        # Time that would be spent waiting: the fragment set is cut as it will be if every
-        # fragment arrived in the batch (so it is for a new package); used only if that is so.
-        planned = fragment_sets.plan(owner, {h: Stored(size, listing.batch) for h, size in request.sizes.items()})
-    existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
-    return _complete_push(ctx, package, instance, created, existing, fresh, request, base, planned)
+    ahead: list[Future[_Expected]] = []
+    dialect = ctx.session.get_bind().dialect.name
+
+    def prepare_ahead() -> None:
+        # While the database writes the instance and its tree, what comes next is prepared in
+        # another thread, as it is if every fragment arrived in the batch (as they do for a new
+        # package: a later push reuses some of `latest`); it is used only if so.
+        ahead.append(listing.ahead(_expected, owner, request.sizes, listing.batch, dialect))
+
+    instance, created = _save_instance(ctx, package, top_hash, request.contents, base,
+                                       prepare_ahead if first_push and base is None else None)
+    expected = ahead[0].result() if ahead else None
+    existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing,
+                                                          expected.fragments if expected else None)
+    return _complete_push(ctx, package, instance, created, existing, fresh, request, base, expected)
+
+
+class _Expected(NamedTuple):
+    """What a new instance writes if every fragment it names arrived in its upload batch, as the
+    first push of them does: the fragments as stored (push_storage.check_fragments_stored then
+    answers these itself), their blob rows' statements and their fragment set."""
+
+    fragments: dict[str, Stored]
+    blob_rows: blobs.PreparedRows | None
+    planned: fragment_sets.Planned
+
+
+def _expected(owner: str, sizes: dict[str, int], batch: str, dialect: str) -> _Expected:
+    fragments = {h: Stored(size, batch) for h, size in sizes.items()}
+    return _Expected(fragments, blobs.prepare(owner, fragments, dialect), fragment_sets.plan(owner, fragments))
 
 
 def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], request: PushRequest) -> dict:
@@ -283,14 +307,16 @@ def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, t
 
 def _complete_push(ctx: Context, package: Package, instance: Instance, created: bool, existing: dict[str, Stored],
                    fresh: dict[str, Stored], request: PushRequest, base: FromBase | None = None,
-                   planned: fragment_sets.Planned | None = None) -> dict:
+                   expected: _Expected | None = None) -> dict:
     """The rest of a push once its instance is saved: the fragments of a new instance, the log
-    row, `latest` and the event."""
+    row, `latest` and the event. What `expected` prepared is used where it holds."""
     if created:
         # Where a concurrent push added a fragment first, its row (and batch) is the one to keep.
-        rows, ids = blobs.add_blobs(ctx.session, package.owner, fresh) if fresh else ({}, {})
+        rows, ids = blobs.add_blobs(ctx.session, package.owner, fresh, expected and expected.blob_rows) \
+            if fresh else ({}, {})
         if base is None:
-            fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids, planned)
+            fragment_sets.write(ctx.session, instance.id, package.owner, {**existing, **rows}, ids,
+                                expected and expected.planned)
         else:
             fragment_sets.write_changes(ctx.session, instance.id, package.owner, base.instance_id, base.removed,
                                         {**existing, **rows}, ids)
@@ -317,24 +343,28 @@ def _create_package(ctx: Context, owner: str, name: str, request: PushRequest) -
     return package
 
 
-def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict,
-                   base: FromBase | None = None) -> tuple[Instance, bool]:
-    """The instance with its tree, and whether it is new."""
+def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict, base: FromBase | None = None,
+                   meanwhile: Callable[[], object] | None = None) -> tuple[Instance, bool]:
+    """The instance with its tree, and whether it is new. A new one's tree is cut, hashed and
+    compressed first; then `meanwhile` is called (to start work in another thread) and the
+    rows are written, a few statements that the database takes most of the time for."""
     now = utcnow()
     instance = find_instance(ctx.session, package.id, top_hash)
     if instance is not None:
         # Same tophash again: the tree is immutable; only record who pushed it last.
         instance.updated_at, instance.updated_by = now, ctx.actor.name
         return instance, False
-    words = base.keyword_set_id if base is not None and base.keyword_set_id is not None else \
-        trees.keyword_set(ctx.session, _keywords(contents))
+    prepared = trees.prepare(ctx.session, contents, base.tree if base is not None else None)
+    kept_words = base.keyword_set_id if base is not None else None
+    words = _keywords(contents) if kept_words is None else None
+    if meanwhile is not None:
+        meanwhile()
     instance = Instance(package_id=package.id, hash=top_hash, readme_hash=tree.readme_hash(contents),
-                        keyword_set_id=words, created_at=now,
-                        created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
+                        keyword_set_id=kept_words if words is None else trees.keyword_set(ctx.session, words),
+                        created_at=now, created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()
-    trees.save(ctx.session, instance.id, contents, max_bytes=ctx.settings.max_contents_bytes,
-               base=base.tree if base is not None else None)
+    trees.store(ctx.session, instance.id, prepared, max_bytes=ctx.settings.max_contents_bytes)
     return instance, True
 
 

@@ -9,7 +9,7 @@ import dataclasses
 import heapq
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import event
 
@@ -20,6 +20,7 @@ from .blobs import Stored
 from .context import Context
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MISSING_LIST_LIMIT = 10  # hashes named in an error message
 MISSING_DETAIL_LIMIT = 50  # hashes listed in an error's detail: the answer stays a few KB
@@ -36,6 +37,12 @@ WHOLE_SET_FROM = 1_000  # fragments named: from here on, `latest`'s whole set is
 class BatchListing:
     batch: str
     arrived: Future  # of {hash: size} under the batch's prefix
+    _pool: ThreadPoolExecutor
+
+    def ahead(self, work: Callable[..., T], *args) -> Future[T]:
+        """`work(*args)` in the listing's second thread: CPU work that touches neither the
+        database nor the request, done while the request waits on the database (see push)."""
+        return self._pool.submit(work, *args)
 
 
 @contextlib.contextmanager
@@ -44,14 +51,15 @@ def batch_listing(ctx: Context, owner: str, sizes: dict[str, int], dry_run: bool
     background from here on: storage answers 100,000 keys in about as long as the registry takes
     to serialise the tree and write the instance, so the two overlap. Nothing else is done in
     that thread: the request's database session stays in its own. Leaving the block without
-    waiting (a refused push) leaves the listing to end by itself; its answer is dropped."""
+    waiting (a refused push) leaves the listing (and work done ahead) to end by itself; its
+    answer is dropped."""
     batch = ctx.store.upload_batch(owner, sizes) if not dry_run and ctx.actor.name == owner else None
     if batch is None:
         yield None
         return
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-listing")
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch-listing")
     try:
-        yield BatchListing(batch, pool.submit(ctx.store.batch_sizes, owner, batch, len(sizes)))
+        yield BatchListing(batch, pool.submit(ctx.store.batch_sizes, owner, batch, len(sizes)), pool)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -70,14 +78,17 @@ def in_latest_of(ctx: Context, package: Package | None, hashes) -> dict[str, Sto
 
 
 def check_fragments_stored(ctx: Context, owner: str, package: Package | None, sizes: dict[str, int],
-                           listing: BatchListing | None) -> tuple[dict[str, Stored], dict[str, Stored]]:
+                           listing: BatchListing | None, expected: dict[str, Stored] | None = None,
+                           ) -> tuple[dict[str, Stored], dict[str, Stored]]:
     """The original trusted the client (protocol.md 14.1); we check, before anything is
     committed, that every fragment is one the pusher may reuse, or one it staged and whose bytes
     hash to its name (then moved into place), or, for the owner, one uploaded into the push's
     batch (or into place) with the declared size. A fragment of a package the pusher cannot
     read counts as not stored. What it costs follows the push, never what the owner stored
     before: one listing of the batch and of the pusher's staging area, a few HEADs at most.
-    Returns the fragments with a blob row already and the new ones, where each is stored."""
+    Returns the fragments with a blob row already and the new ones, where each is stored.
+    `expected` is every fragment as it is stored if all arrived in the listed batch: if that is
+    so, it is what this returns as new (without a step per fragment)."""
     pusher, store = ctx.actor.name, ctx.store
     in_latest = in_latest_of(ctx, package, sizes)
     listed: dict[str, Stored] = {}
@@ -85,15 +96,20 @@ def check_fragments_stored(ctx: Context, owner: str, package: Package | None, si
         # What arrived in the push's batch is new: not looked up (100,000 index probes for a
         # fresh push). If another push added a row for one meanwhile, add_blobs keeps that row.
         batch = listing.batch
-        listed = {h: Stored(size, batch) for h, size in listing.arrived.result().items()
-                  if h in sizes and h not in in_latest}
-    rest = [h for h in sizes if h not in in_latest and h not in listed]
+        arrived = listing.arrived.result()
+        if expected is not None and not in_latest and arrived == sizes:
+            listed = expected  # the same, built ahead
+        else:
+            listed = {h: Stored(size, batch) for h, size in arrived.items() if h in sizes and h not in in_latest}
+    rest = [] if listed is expected else [h for h in sizes if h not in in_latest and h not in listed]
     if listed and permissions.readable_fragments(ctx, owner, heapq.nsmallest(BATCH_SAMPLE, listed)):
         # The batch was pushed before (the same files to another package): its rows exist, and
         # looking them up costs far less than inserting them again.
         rest += list(listed)
     reusable = {**in_latest, **permissions.readable_fragments(ctx, owner, rest)}
     staged = {h: size for h, size in store.staged_sizes(owner, pusher).items() if h in sizes}
+    if listed is expected and not reusable and not staged:
+        return {}, expected  # all new, all in the batch with their sizes: what the rest would find
     new = set(sizes) - set(reusable)
     found: dict[str, Stored] = {h: Stored(staged[h]) for h in new & set(staged)}  # moved to objs/ if accepted
     if pusher == owner:

@@ -108,30 +108,49 @@ def split(tree_json: bytes, base: StoredTree) -> list[StoredPiece | bytes]:
     return parts
 
 
-def save(session: Session, instance_id: int, contents: dict, *, max_bytes: int,
-         base: StoredTree | None = None) -> None:
-    """Store the tree of a new instance; PayloadTooLarge when its pieces take more than
-    `max_bytes` compressed (what the database would have to hold for it, counting shared ones).
+@dataclasses.dataclass(frozen=True)
+class PreparedTree:
+    """A tree cut into pieces, its new pieces found and compressed (`prepare`), ready to `store`."""
+
+    parts: list[StoredPiece | bytes]
+    digests: dict[int, str]  # of each part that is not a StoredPiece, by position
+    ids: dict[str, int]  # digest -> id of the pieces stored already
+    compressed: dict[str, bytes]  # digest -> the stored bytes of each new piece
+
+
+def prepare(session: Session, contents: dict, base: StoredTree | None = None) -> PreparedTree:
+    """The CPU part of `save` (and one lookup): after it, storing the tree is a few statements.
     With `base`, the pieces it shares with the base are known without a look (see `split`)."""
     parts = _parts(contents, base)
-    kept = {part.id: part.stored_bytes for part in parts if isinstance(part, StoredPiece)}
     digests = {position: hashlib.sha256(part).hexdigest() for position, part in enumerate(parts)
                if isinstance(part, bytes)}
     ids = _ids(session, TreePiece, set(digests.values()))
     new = {d: parts[position] for position, d in digests.items() if d not in ids}
-    compressed = {d: zlib.compress(part, COMPRESSION_LEVEL) for d, part in new.items()}
-    shared_bytes = sum(kept.values()) + _stored_sizes(session, set(ids.values()) - kept.keys())
-    total = shared_bytes + sum(len(data) for data in compressed.values())
+    return PreparedTree(parts, digests, ids, {d: zlib.compress(part, COMPRESSION_LEVEL) for d, part in new.items()})
+
+
+def store(session: Session, instance_id: int, tree: PreparedTree, *, max_bytes: int) -> None:
+    """Store the prepared tree of a new instance; PayloadTooLarge when its pieces take more than
+    `max_bytes` compressed (what the database would have to hold for it, counting shared ones)."""
+    kept = {part.id: part.stored_bytes for part in tree.parts if isinstance(part, StoredPiece)}
+    shared_bytes = sum(kept.values()) + _stored_sizes(session, set(tree.ids.values()) - kept.keys())
+    total = shared_bytes + sum(len(data) for data in tree.compressed.values())
     if total > max_bytes:
         # A bound on what one instance may hold, whatever it shares with others.
         raise PayloadTooLarge(f"The package tree takes {total} bytes compressed; at most {max_bytes} are allowed")
-    bulk.insert_new(session, TreePiece.__table__, [{"digest": d, "data": data} for d, data in compressed.items()],
+    bulk.insert_new(session, TreePiece.__table__, [{"digest": d, "data": data} for d, data in tree.compressed.items()],
                     unchanged="digest")
-    ids.update(_ids(session, TreePiece, set(compressed)))
+    ids = {**tree.ids, **_ids(session, TreePiece, set(tree.compressed))}
     bulk.insert_new(session, InstancePiece.__table__, [
         {"instance_id": instance_id, "position": position,
-         "piece_id": part.id if isinstance(part, StoredPiece) else ids[digests[position]]}
-        for position, part in enumerate(parts)], unchanged="piece_id")
+         "piece_id": part.id if isinstance(part, StoredPiece) else ids[tree.digests[position]]}
+        for position, part in enumerate(tree.parts)], unchanged="piece_id")
+
+
+def save(session: Session, instance_id: int, contents: dict, *, max_bytes: int,
+         base: StoredTree | None = None) -> None:
+    """Store the tree of a new instance (`prepare`, then `store`)."""
+    store(session, instance_id, prepare(session, contents, base), max_bytes=max_bytes)
 
 
 def load(session: Session, instance_id: int) -> bytes:

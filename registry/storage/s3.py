@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
+import operator
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -28,9 +30,33 @@ VERIFY_CHUNK = 1024 * 1024
 # A batch expected to hold more than this is listed in 16 parts at once, one per first hex digit.
 PARALLEL_LISTING = 4000
 LISTING_THREADS = 16
+# Keys per listing page asked for: S3 answers at most 1,000, stores that allow more (SeaweedFS)
+# answer a push's 100,000 keys in a fifth of the pages, for a third less of the worker's CPU.
+MAX_KEYS = "5000"
 _CONTENTS = re.compile(r"<Contents>.*?<Key>([^<]*)</Key>.*?<Size>(\d+)</Size>.*?</Contents>", re.DOTALL)
+_KEY = re.compile(r"<Key>([^<]*)</Key>")
+_SIZE = re.compile(r"<Size>(\d+)</Size>")
 _NEXT_TOKEN = re.compile(r"<NextContinuationToken>([^<]*)</NextContinuationToken>")
 _TRUNCATED = re.compile(r"<IsTruncated>true</IsTruncated>")
+
+
+def _keys_and_sizes(page: str) -> Iterator[tuple[str, int]]:
+    """The (key, size) of each object of a listing page, in C rather than a step per key (a
+    push's listing holds 100,000): Key and Size appear once in each Contents and nowhere
+    else, so two plain searches pair up; anything else is read object by object."""
+    keys, sizes = _KEY.findall(page), _SIZE.findall(page)
+    if len(keys) != len(sizes) or len(keys) != page.count("<Contents>"):
+        pairs = _CONTENTS.findall(page)
+        keys, sizes = zip(*pairs) if pairs else ((), ())
+    return zip(keys, map(int, sizes))
+
+
+def _by_name(listed: list[tuple[str, int]], prefix_length: int) -> dict[str, int]:
+    """{key[prefix_length:]: size} of a listing, in C for the 100,000 keys of a push's batch."""
+    if not listed:
+        return {}
+    keys, sizes = zip(*listed)
+    return dict(zip(map(operator.itemgetter(slice(prefix_length, None)), keys), sizes))
 
 
 def _client(session: boto3.session.Session, endpoint_url: str, *, connect_timeout: float, read_timeout: float,
@@ -114,7 +140,7 @@ class S3BlobStore(BlobStore):
     def batch_sizes(self, owner: str, batch: str, expected: int = 0) -> dict[str, int]:
         prefix = batch_prefix(owner, batch)
         with storage_errors("list batch"):
-            return {key[len(prefix):]: size for key, size in self._list_fast(prefix, expected)}
+            return _by_name(self._list_fast(prefix, expected), len(prefix))
 
     def _list_fast(self, prefix: str, expected: int | None = None) -> list[tuple[str, int]]:
         """Keys and sizes under `prefix`, read straight from the XML (botocore's parser costs five
@@ -123,7 +149,7 @@ class S3BlobStore(BlobStore):
         if len(parts) == 1:
             return self._list_pages(prefix)
         with ThreadPoolExecutor(max_workers=LISTING_THREADS) as pool:
-            return [item for found in pool.map(self._list_pages, parts) for item in found]
+            return list(itertools.chain.from_iterable(pool.map(self._list_pages, parts)))
 
     def _list_pages(self, prefix: str) -> list[tuple[str, int]]:
         session = getattr(self._http, "session", None)
@@ -131,7 +157,8 @@ class S3BlobStore(BlobStore):
             session = self._http.session = requests.Session()
         found, token = [], None
         while True:
-            query = {"list-type": "2", "prefix": prefix, **({"continuation-token": token} if token else {})}
+            query = {"list-type": "2", "prefix": prefix, "max-keys": MAX_KEYS,
+                     **({"continuation-token": token} if token else {})}
             url = self._internal_signer.presign("GET", self.bucket, "", query=query)
             try:
                 response = session.get(url, timeout=self._timeouts)
@@ -141,8 +168,9 @@ class S3BlobStore(BlobStore):
                 raise StorageAccessDenied("Blob storage refused the registry a listing: HTTP 403")
             if response.status_code != 200:
                 raise StorageUnavailable(f"Blob storage refused a listing: HTTP {response.status_code}")
-            page = response.text
-            found.extend((key, int(size)) for key, size in _CONTENTS.findall(page))
+            # S3 answers UTF-8 (requests would guess the charset of each page).
+            page = response.content.decode("utf-8", "replace")
+            found.extend(_keys_and_sizes(page))
             match = _NEXT_TOKEN.search(page)
             if not (_TRUNCATED.search(page) and match):
                 return found
@@ -209,7 +237,7 @@ class S3BlobStore(BlobStore):
     def staged_sizes(self, owner: str, pusher: str) -> dict[str, int]:
         prefix = staging_key(owner, pusher, "")
         with storage_errors("list staged"):
-            return {key[len(prefix):]: size for key, size in self._list_fast(prefix)}
+            return _by_name(self._list_fast(prefix), len(prefix))
 
     def accept_staged(self, owner: str, pusher: str, hash_: str, batch: str | None = None) -> bool:
         # The copy is conditional on the ETag of what was checked: the pusher still holds a PUT

@@ -54,3 +54,21 @@ def test_a_value_every_row_shares_is_written_as_it_is(clean_database):
     finally:
         metadata.drop_all(engine)
         engine.dispose()
+
+
+def test_rows_that_are_all_alike_are_each_inserted(clean_database):
+    """A value shared by every row is written once into the row's template; rows alike in every
+    column are still as many rows."""
+    engine = make_engine(clean_database)
+    metadata = MetaData()
+    table = Table("bulk_alike", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+                  Column("text", String(20)))
+    metadata.create_all(engine)
+    try:
+        with Session(engine) as session:
+            insert_new(session, table, [{"text": "same"}] * 3, unchanged="id")
+            session.commit()
+            assert session.execute(select(table.c.text)).scalars().all() == ["same"] * 3
+    finally:
+        metadata.drop_all(engine)
+        engine.dispose()

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from registry.models import Blob, ChunkBlob, FragmentChunk, Instance, InstanceChunk, Package
-from registry.services import blobs, fragment_sets
+from registry.services import blobs, bulk, fragment_sets
 from registry.services.fragment_sets import Stored
 from tests.helpers import linked_hashes_by_instance
 
@@ -37,6 +37,34 @@ def test_chunks_are_cut_by_content_so_a_small_change_touches_few_of_them():
     changed = {c.digest for c in after} - {c.digest for c in before}
     assert len(changed) <= 20, "ten removed and ten added fragments change at most twenty chunks"
     assert dict(fragment_sets.unpack(b"".join(c.records for c in before))) == fragments(range(COUNT))
+
+
+def _cut_record_by_record(owner: str, fragments: dict[str, Stored]) -> list[fragment_sets.Chunk]:
+    """The definition `cut` follows (it builds the same in bulk): sorted records, a chunk ends after
+    a hash whose last byte is a multiple of CUT_EVERY, or at MAX_CHUNK records."""
+    chunks, hashes, records = [], [], b""
+    for hash_ in sorted(fragments):
+        stored = fragments[hash_]
+        hashes.append(hash_)
+        records += fragment_sets.RECORD.pack(bytes.fromhex(hash_), stored.size,
+                                             bytes.fromhex(stored.batch) if stored.batch else bytes(16))
+        if int(hash_[-2:], 16) % fragment_sets.CUT_EVERY == 0 or len(hashes) == fragment_sets.MAX_CHUNK:
+            chunks.append(fragment_sets.Chunk(hashlib.sha256(owner.encode() + b"\0" + records).hexdigest(),
+                                              hashes, records))
+            hashes, records = [], b""
+    if hashes:
+        chunks.append(fragment_sets.Chunk(hashlib.sha256(owner.encode() + b"\0" + records).hexdigest(), hashes, records))
+    return chunks
+
+
+@pytest.mark.parametrize("numbers", [[], [1], range(3000), "uncut", "uncut, exactly a run", "uncut, two runs"])
+@pytest.mark.parametrize("batches", [True, False, "one for all"])
+def test_cut_follows_its_definition(numbers, batches):
+    uncut = {"uncut": _uncut(2500), "uncut, exactly a run": _uncut(1024), "uncut, two runs": _uncut(2048)}
+    chosen = fragments(uncut[numbers] if isinstance(numbers, str) else numbers, batches=bool(batches))
+    if batches == "one for all":
+        chosen = {h: Stored(s.size, "d" * 32) for h, s in chosen.items()}
+    assert fragment_sets.cut(OWNER, chosen) == _cut_record_by_record(OWNER, chosen)
 
 
 def test_chunk_digests_belong_to_their_owner():
@@ -141,6 +169,38 @@ def test_blob_ids_are_those_the_database_gave_also_beside_another_pushs_rows(reg
         assert sum(read_back) == 5000
 
 
+def test_blob_rows_written_ahead_are_the_rows_add_blobs_writes(registry):
+    """A push writes the INSERT statements of its blob rows in another thread, before it knows
+    every fragment is in its batch (blobs.prepare, MySQL only). Used for that very dict, they
+    write what add_blobs writes, and another push's rows still win; for any other they are not."""
+    wanted = fragments(range(5000))
+    ordered = sorted(wanted)
+    first = {h: Stored(wanted[h].size, "c" * 32) for h in ordered[2000:4000]}
+    dialect = registry.state.engine.dialect.name
+    prepared = blobs.prepare(OWNER, wanted, dialect)
+    assert (prepared is None) == (dialect == "sqlite")
+    with registry.state.session_factory() as session:
+        blobs.add_blobs(session, OWNER, first)
+        session.commit()
+        rows, ids = blobs.add_blobs(session, OWNER, wanted, prepared)
+        other, _ = blobs.add_blobs(session, "bob", dict(wanted), prepared)  # an equal dict, not the one
+        session.commit()
+        in_database = {(o, h): (i, Stored(size, batch)) for i, o, h, size, batch in session.execute(
+            select(Blob.id, Blob.owner, Blob.hash, Blob.size, Blob.batch))}
+    assert rows == {**wanted, **first} == {h: in_database[(OWNER, h)][1] for h in ordered}
+    assert ids == {h: in_database[(OWNER, h)][0] for h in ordered}
+    assert other == wanted == {h: in_database[("bob", h)][1] for h in ordered}
+
+
+def test_statements_written_without_a_connection_leave_odd_values_to_the_driver():
+    table, columns = Blob.__table__, bulk.columns_of([{"owner": "o'brien", "hash": "ab"}])
+    with pytest.raises(bulk.NeedsEscape):
+        bulk.mysql_inserts(table, columns, unchanged="hash")
+    assert bulk.mysql_inserts(table, columns, unchanged="hash", escape=lambda value: "'escaped'") == [bulk.Statement(
+        "INSERT INTO `blob` (`owner`, `hash`) VALUES ('escaped','ab') ON DUPLICATE KEY UPDATE `hash` = `hash`", 1)]
+    assert blobs.prepare("o'brien", {"ab": Stored(1)}, "mysql") is None  # add_blobs then escapes it
+
+
 def _uncut(count: int) -> list[int]:
     """Numbers whose digests never end a chunk by content: runs of them are cut at MAX_CHUNK."""
     found, n = [], 0
@@ -194,8 +254,8 @@ def test_a_set_written_as_changes_is_the_set_written_whole(registry, change):
 
 
 def test_chunks_planned_ahead_are_used_only_for_the_fragments_they_were_cut_from(registry):
-    """A push cuts its fragment set while storage lists its batch, guessing every fragment
-    arrived there; a wrong guess (a fragment stored elsewhere) is cut again from what is true."""
+    """A first push cuts its fragment set in another thread, as it is if every fragment arrived
+    in its batch; a wrong guess (a fragment stored elsewhere) is cut again from what is true."""
     actual = fragments(range(2_000))
     guessed = {h: Stored(s.size, "b" * 32) for h, s in actual.items()}  # one is not in the batch
     assert guessed != actual

@@ -5,11 +5,16 @@ per fragment, however much the owner stored before (issue 10). On both databases
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from registry import Settings, create_app
+from registry.models import Blob, Instance
+from registry.services import fragment_sets
+from registry.services.blobs import Stored
+from registry.storage import s3
 from registry.storage.s3 import S3BlobStore
 from tests.conftest import s3_settings
-from tests.helpers import TestRegistry, build_tree, sha256, stored_key
+from tests.helpers import TestRegistry, build_tree, linked_hashes_by_instance, sha256, stored_key
 
 MANY = 520  # above the 500 at which the old check listed the owner's whole prefix
 
@@ -83,3 +88,72 @@ def test_a_push_that_never_uploaded_costs_a_bounded_number_of_heads(s3_registry,
     assert pushed.status_code == 400
     assert pushed.get_json()["message"].startswith(f"{MANY} fragment(s) are not in storage")
     assert requests_to_s3["heads"] <= 500
+
+
+def _blob_rows(registry, owner: str) -> dict[str, tuple[int, str | None]]:
+    with registry.state.session_factory() as session:
+        return {h: (size, batch) for h, size, batch in session.execute(
+            select(Blob.hash, Blob.size, Blob.batch).where(Blob.owner == owner))}
+
+
+def test_a_first_push_writes_each_fragment_as_its_batch_holds_it(s3_registry):
+    """Every fragment arrived in the batch: the commit writes what it prepared for that case, the
+    same rows and fragment set as fragment by fragment; the same files pushed again elsewhere
+    reuse those rows."""
+    alice = s3_registry.token("alice")
+    pushed, top_hash = s3_registry.push(alice, "alice", "first", files("first", 40))
+    assert pushed.status_code == 200, pushed.get_json()
+    batch = stored_key(s3_registry, "alice", sha256(b"first 0")).split("/")[2]
+    expected = {sha256(data): (len(data), batch) for data in files("first", 40).values()}
+    assert _blob_rows(s3_registry, "alice") == expected
+    with s3_registry.state.session_factory() as session:
+        instance = session.scalar(select(Instance.id).where(Instance.hash == top_hash))
+        assert fragment_sets.read(session, instance) == {h: Stored(*row) for h, row in expected.items()}
+        assert linked_hashes_by_instance(session) == {instance: set(expected)}
+    again, _ = s3_registry.push(alice, "alice", "again", files("first", 40))
+    assert again.status_code == 200, again.get_json()
+    assert _blob_rows(s3_registry, "alice") == expected
+
+
+def test_a_declared_size_unlike_the_batchs_is_refused(s3_registry):
+    alice = s3_registry.token("alice")
+    contents, data = build_tree(files("sized", 12))
+    path = f"/api/package/alice/sized/{s3_registry.tophash(contents)}"
+    dry = {"dry_run": True, "description": "", "contents": contents, "sizes": {}}
+    for digest, urls in s3_registry.api("PUT", path, token=alice, body=dry, compress=True).get_json()["upload_urls"].items():
+        assert s3_registry.transfer("PUT", urls["put"], data=data[digest])[0] == 200
+    wrong = sorted(data)[3]
+    sizes = {h: len(b) + (h == wrong) for h, b in data.items()}
+    pushed = s3_registry.api("PUT", path, token=alice, body={**dry, "dry_run": False, "sizes": sizes}, compress=True)
+    assert pushed.status_code == 400
+    assert pushed.get_json()["message"] == (f"1 fragment(s) differ in size from the push: {wrong} "
+                                            f"(stored {len(data[wrong])}, declared {len(data[wrong]) + 1})")
+    assert _blob_rows(s3_registry, "alice") == {}
+
+
+def test_a_fragment_missing_from_the_batch_is_named(s3_registry):
+    alice = s3_registry.token("alice")
+    contents, data = build_tree(files("gap", 12))
+    path = f"/api/package/alice/gap/{s3_registry.tophash(contents)}"
+    dry = {"dry_run": True, "description": "", "contents": contents, "sizes": {}}
+    urls = s3_registry.api("PUT", path, token=alice, body=dry, compress=True).get_json()["upload_urls"]
+    skipped = sorted(data)[5]
+    for digest in sorted(data):
+        if digest != skipped:
+            assert s3_registry.transfer("PUT", urls[digest]["put"], data=data[digest])[0] == 200
+    sizes = {h: len(b) for h, b in data.items()}
+    pushed = s3_registry.api("PUT", path, token=alice, body={**dry, "dry_run": False, "sizes": sizes}, compress=True)
+    assert pushed.status_code == 400
+    assert pushed.get_json()["missing"] == [skipped]
+    assert _blob_rows(s3_registry, "alice") == {}
+
+
+@pytest.mark.parametrize("expected", [40, s3.PARALLEL_LISTING + 1])  # one listing, or one per first hex digit
+def test_a_batch_listed_over_many_pages_is_listed_whole(s3_registry, monkeypatch, expected):
+    alice = s3_registry.token("alice")
+    pushed, _ = s3_registry.push(alice, "alice", "paged", files("paged", 40))
+    assert pushed.status_code == 200, pushed.get_json()
+    monkeypatch.setattr(s3, "MAX_KEYS", "3")  # pages of three keys
+    batch = stored_key(s3_registry, "alice", sha256(b"paged 0")).split("/")[2]
+    listed = s3_registry.state.store.batch_sizes("alice", batch, expected)
+    assert listed == {sha256(data): len(data) for data in files("paged", 40).values()}

@@ -191,6 +191,11 @@ class SeaweedFS:
             for sock in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
                 sock.unlink(missing_ok=True)
 
+    @property
+    def pid(self) -> int | None:
+        """The weed server's process (None while stopped)."""
+        return self._proc.pid if self._proc is not None else None
+
     def freeze(self) -> None:
         """SIGSTOP every weed process: connections are still accepted, nothing answers (a hung S3)."""
         os.killpg(self._proc.pid, signal.SIGSTOP)
