@@ -255,8 +255,17 @@ class Bench:
             cursor.execute("SELECT @@innodb_buffer_pool_size")
             (before,) = cursor.fetchone()
             cursor.execute("SET GLOBAL innodb_buffer_pool_size = %s", (size,))
-        self.stack.callback(self._restore_buffer_pool, int(before))
-        print(f"innodb_buffer_pool_size {int(before) // 2**20:,} MiB -> {size // 2**20:,} MiB for this run", flush=True)
+            self.stack.callback(self._restore_buffer_pool, int(before))
+            started = time.perf_counter()
+            while time.perf_counter() - started < 120:  # the server resizes in the background
+                cursor.execute("SELECT @@innodb_buffer_pool_size")
+                if int(cursor.fetchone()[0]) >= size:
+                    break
+                time.sleep(0.5)
+        waited = settle([*pids_named("mariadbd"), *pids_named("mysqld")])
+        print(f"innodb_buffer_pool_size {int(before) // 2**20:,} MiB -> {size // 2**20:,} MiB for this run "
+              f"(resized and settled in {time.perf_counter() - started:.1f} s, {waited:.1f} s of it idle-waiting)",
+              flush=True)
 
     def _restore_buffer_pool(self, size: int) -> None:
         with raw_connection(self.url) as db, db.cursor() as cursor:
@@ -299,12 +308,14 @@ class Bench:
 
     def warm_up(self) -> None:
         """A few small pushes and installs, at once on fresh connections, so that every worker has
-        served a request (S3 client, SQL compilation caches) before anything is timed."""
+        served a request (S3 client, SQL compilation caches) before anything is timed, for each
+        owner that pushes (the first requests of a user cost more: its token and its store folders)."""
         def warm(i: int) -> None:
-            result = self.push(OWNER, f"warmup{i}", small_files(10))
-            self.install(OWNER, result["name"], result["top_hash"], counted=False)
+            owner = (OWNER, HISTORY_OWNER)[i % 2]
+            result = self.push(owner, f"warmup{i}", small_files(10))
+            self.install(owner, result["name"], result["top_hash"], counted=False)
 
-        run_threads(2 * WORKERS, warm)
+        run_threads(4 * WORKERS, warm)
 
     def fresh_push(self, n: int) -> dict:
         """The table's fresh push of n fragments, or one made now for a section run on its own."""
