@@ -34,7 +34,7 @@ class PreparedRows(NamedTuple):
     fresh: dict[str, Stored]
     ordered: list[str]
     statements: list[bulk.Statement]
-    checksums: list[int]
+    checksums: list[Checksum]
 
 
 def prepare(owner: str, fresh: dict[str, Stored], dialect: str) -> PreparedRows | None:
@@ -84,27 +84,36 @@ _PROOF = text("SELECT COUNT(*), COALESCE(SUM(CRC32(`hash`) * (`id` - :first + 1)
                " WHERE `id` BETWEEN :first AND :last AND `owner` = :owner")
 
 
-def _checksums(ordered: list[str], counts: list[int]) -> list[int]:
-    """For each statement's rows (`counts` of `ordered`, in turn): the sum of the CRC32 of each
-    hash times its place in the statement (1, 2, ...), as _PROOF computes it from the ids."""
+class Checksum(NamedTuple):
+    """Of one statement's rows: the sum of each hash's CRC32 times its place in the statement
+    (1, 2, ...), as _PROOF computes it from the ids, and the plain sum of the CRC32s."""
+
+    weighted: int
+    plain: int
+
+
+def _checksums(ordered: list[str], counts: list[int]) -> list[Checksum]:
+    """The checksum of each statement's rows (`counts` of `ordered`, in turn)."""
     sums, start = [], 0
     for count in counts:
-        part = ordered[start:start + count]
+        crcs = list(map(zlib.crc32, map(str.encode, ordered[start:start + count])))
         start += count
-        sums.append(sum(map(operator.mul, map(zlib.crc32, map(str.encode, part)), range(1, count + 1))))
+        sums.append(Checksum(sum(map(operator.mul, crcs, range(1, count + 1))), sum(crcs)))
     return sums
 
 
 def _assigned_ids(session: Session, owner: str, ordered: list[str], statements: list[tuple[int, int]],
-                  checksums: list[int] | None = None) -> dict[str, int]:
+                  checksums: list[Checksum] | None = None) -> dict[str, int]:
     """The ids MySQL gave the rows of each multi-row INSERT, without reading 100,000 rows back.
     With InnoDB's auto-increment lock mode 0 or 1 (MariaDB's and MySQL 5.7's default) and a step
     of 1, the rows one statement inserts get consecutive ids from its first, in VALUES order.
-    Each statement is proven by one aggregate over exactly those ids: they hold `count` rows of
-    the owner, and the sum of each one's hash CRC32 times its place (id - first + 1) is the sum
-    for our hashes in VALUES order (`checksums`, computed here if not given), so each hash has
-    its id. A statement that fails (a concurrent push added one of its rows first: then that
-    row is not at its id), and any other server, is left to be read back."""
+    A range of ids is proven by one aggregate over exactly those ids: they hold as many rows of
+    the owner as we inserted, and the sum of each one's hash CRC32 times its place
+    (id - first + 1) is the sum for our hashes in VALUES order (`checksums`, computed here if
+    not given), so each hash has its id. The statements are proven together when their ids
+    follow on (one query), else one by one; a statement that fails (a concurrent push added
+    one of its rows first: then that row is not at its id), and any other server, is left to be
+    read back."""
     if not statements:
         return {}
     lock_mode, step = session.execute(text("SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment")).one()
@@ -112,15 +121,28 @@ def _assigned_ids(session: Session, owner: str, ordered: list[str], statements: 
         return {}
     if checksums is None:
         checksums = _checksums(ordered, [count for _, count in statements])
+    first, total = statements[0][0], sum(count for _, count in statements)
+    if all(later == earlier + count for (earlier, count), (later, _) in zip(statements, statements[1:])):
+        # Each statement's places, moved by the rows before it, make the sum over the whole range.
+        whole, offset = 0, 0
+        for (_, count), checksum in zip(statements, checksums, strict=True):
+            whole += checksum.weighted + offset * checksum.plain
+            offset += count
+        if _proven(session, owner, first, total, whole):
+            return dict(zip(ordered, range(first, first + total)))
     found: dict[str, int] = {}
     start = 0
     for (first_id, count), checksum in zip(statements, checksums, strict=True):
-        # A primary-key range of `count` rows: cheap, however many rows the owner has.
-        proven = session.execute(_PROOF, {"owner": owner, "first": first_id, "last": first_id + count - 1}).one()
-        if tuple(map(int, proven)) == (count, checksum):
+        if _proven(session, owner, first_id, count, checksum.weighted):
             found.update(zip(ordered[start:start + count], range(first_id, first_id + count)))
         start += count
     return found
+
+
+def _proven(session: Session, owner: str, first_id: int, count: int, weighted: int) -> bool:
+    # A primary-key range of `count` rows: cheap, however many rows the owner has.
+    proof = session.execute(_PROOF, {"owner": owner, "first": first_id, "last": first_id + count - 1}).one()
+    return tuple(map(int, proof)) == (count, weighted)
 
 
 def completed_uploads(session: Session, owner: str, pusher: str, hashes: Iterable[str]) -> dict[str, int]:

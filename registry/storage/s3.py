@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import itertools
 import operator
+import os
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -98,6 +99,8 @@ class S3BlobStore(BlobStore):
         self._internal_signer = PresignerV4(self.client.meta.endpoint_url, region, self._credentials, 300)
         self._timeouts = (connect_timeout, read_timeout)
         self._http = threading.local()
+        self._listing: tuple[ThreadPoolExecutor | None, int | None] = (None, None)
+        self._listing_lock = threading.Lock()
 
     def _credentials(self):
         credentials = self.session.get_credentials()
@@ -146,10 +149,19 @@ class S3BlobStore(BlobStore):
         """Keys and sizes under `prefix`, read straight from the XML (botocore's parser costs five
         times what S3 does), in 16 listings at once for a large prefix."""
         parts = [prefix + digit for digit in "0123456789abcdef"] if (expected or 0) > PARALLEL_LISTING else [prefix]
-        if len(parts) == 1:
-            return self._list_pages(prefix)
-        with ThreadPoolExecutor(max_workers=LISTING_THREADS) as pool:
-            return list(itertools.chain.from_iterable(pool.map(self._list_pages, parts)))
+        return list(itertools.chain.from_iterable(self._listing_pool().map(self._list_pages, parts)))
+
+    def _listing_pool(self) -> ThreadPoolExecutor:
+        """The threads that list, kept by the process (made again after a fork): each keeps its
+        HTTP session, so a push's listing reuses open connections instead of opening 16."""
+        pool, pid = self._listing
+        if pid != os.getpid():
+            with self._listing_lock:
+                pool, pid = self._listing
+                if pid != os.getpid():
+                    pool = ThreadPoolExecutor(max_workers=LISTING_THREADS, thread_name_prefix="s3-listing")
+                    self._listing = (pool, os.getpid())
+        return pool
 
     def _list_pages(self, prefix: str) -> list[tuple[str, int]]:
         session = getattr(self._http, "session", None)

@@ -169,6 +169,28 @@ def test_blob_ids_are_those_the_database_gave_also_beside_another_pushs_rows(reg
         assert sum(read_back) == 5000
 
 
+def test_statements_whose_ids_follow_on_are_proven_by_one_query(registry):
+    """Three INSERT statements that nothing else interleaved with: one aggregate proves all their
+    ids; none is read back. The ids are the rows' (both databases)."""
+    wanted = fragments(range(5000))
+    proofs = []
+
+    def count_proofs(conn, cursor, statement, parameters, context, executemany):
+        if "CRC32" in statement:
+            proofs.append(statement)
+
+    with registry.state.session_factory() as session:
+        event.listen(registry.state.engine, "before_cursor_execute", count_proofs)
+        try:
+            rows, ids = blobs.add_blobs(session, OWNER, wanted)
+        finally:
+            event.remove(registry.state.engine, "before_cursor_execute", count_proofs)
+        session.commit()
+        in_database = dict(session.execute(select(Blob.hash, Blob.id).where(Blob.owner == OWNER)).all())
+    assert ids == in_database and rows == wanted
+    assert len(proofs) == (1 if registry.state.engine.dialect.name == "mysql" else 0)
+
+
 def test_blob_rows_written_ahead_are_the_rows_add_blobs_writes(registry):
     """A push writes the INSERT statements of its blob rows in another thread, before it knows
     every fragment is in its batch (blobs.prepare, MySQL only). Used for that very dict, they
