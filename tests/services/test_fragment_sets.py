@@ -4,6 +4,7 @@ still knows every live fragment. On both databases."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import pytest
@@ -146,18 +147,11 @@ def test_blob_ids_are_those_the_database_gave_also_beside_another_pushs_rows(reg
     with registry.state.session_factory() as session:
         blobs.add_blobs(session, OWNER, first)  # "another push", one whole statement of the next
         session.commit()
-        read_back = []
-
-        def count_read_back(conn, cursor, statement, parameters, context, executemany):
-            if statement.replace("`", "").startswith("SELECT blob.id, blob.hash"):
-                read_back.append(statement.count("'") // 2 or len(parameters) - 1)
-
-        event.listen(registry.state.engine, "before_cursor_execute", count_read_back)
-        try:
+        with _statements(registry.state.engine) as seen:
             rows, ids = blobs.add_blobs(session, OWNER, wanted)
-        finally:
-            event.remove(registry.state.engine, "before_cursor_execute", count_read_back)
         session.commit()
+        read_back = [statement.count("'") // 2 or len(parameters) - 1 for statement, parameters in seen
+                     if statement.replace("`", "").startswith("SELECT blob.id, blob.hash")]
         in_database = {h: (i, Stored(size, batch)) for i, h, size, batch in
                        session.execute(select(Blob.id, Blob.hash, Blob.size, Blob.batch).where(Blob.owner == OWNER))}
     assert ids == {h: in_database[h][0] for h in ordered}
@@ -173,22 +167,29 @@ def test_statements_whose_ids_follow_on_are_proven_by_one_query(registry):
     """Three INSERT statements that nothing else interleaved with: one aggregate proves all their
     ids; none is read back. The ids are the rows' (both databases)."""
     wanted = fragments(range(5000))
-    proofs = []
-
-    def count_proofs(conn, cursor, statement, parameters, context, executemany):
-        if "CRC32" in statement:
-            proofs.append(statement)
-
     with registry.state.session_factory() as session:
-        event.listen(registry.state.engine, "before_cursor_execute", count_proofs)
-        try:
+        with _statements(registry.state.engine) as seen:
             rows, ids = blobs.add_blobs(session, OWNER, wanted)
-        finally:
-            event.remove(registry.state.engine, "before_cursor_execute", count_proofs)
         session.commit()
         in_database = dict(session.execute(select(Blob.hash, Blob.id).where(Blob.owner == OWNER)).all())
     assert ids == in_database and rows == wanted
+    proofs = [statement for statement, _ in seen if "CRC32" in statement]
     assert len(proofs) == (1 if registry.state.engine.dialect.name == "mysql" else 0)
+
+
+@contextlib.contextmanager
+def _statements(engine):
+    """The statements (with their parameters) the engine runs in the block."""
+    seen: list[tuple[str, object]] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_blob_rows_written_ahead_are_the_rows_add_blobs_writes(registry):
