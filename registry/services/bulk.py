@@ -58,18 +58,34 @@ def insert_new(session: Session, table: Table, rows: list[dict], *, unchanged: s
     """Insert rows, keeping the existing one where a unique key clashes (two pushes may add the
     same row at once). On MySQL, returns each statement's first auto-increment id and its number
     of rows, in order (see blobs.add_blobs); elsewhere nothing."""
-    return insert_columns(session, table, columns_of(rows), unchanged=unchanged)
+    if not rows:
+        return []
+    if _is_sqlite(session):
+        return _sqlite_insert(session, table, rows)
+    return _mysql_insert(session, table, columns_of(rows), unchanged)
 
 
 def insert_columns(session: Session, table: Table, columns: Columns, *, unchanged: str) -> list[tuple[int, int]]:
-    """`insert_new` of rows given by column: 100,000 rows need no dict each."""
+    """`insert_new` of rows given by column: on MySQL, 100,000 rows need no dict each."""
     if _row_count(columns) == 0:
         return []
-    if session.get_bind().dialect.name == "sqlite":
-        statement = sqlite_insert(table).on_conflict_do_nothing()
-        for chunk in chunked(_rows_of(columns)):
-            session.execute(statement, chunk)
-        return []
+    if _is_sqlite(session):
+        return _sqlite_insert(session, table, _rows_of(columns))
+    return _mysql_insert(session, table, columns, unchanged)
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _sqlite_insert(session: Session, table: Table, rows: list[dict]) -> list[tuple[int, int]]:
+    statement = sqlite_insert(table).on_conflict_do_nothing()
+    for chunk in chunked(rows):
+        session.execute(statement, chunk)
+    return []
+
+
+def _mysql_insert(session: Session, table: Table, columns: Columns, unchanged: str) -> list[tuple[int, int]]:
     escape = session.connection().connection.dbapi_connection.escape
     return run_inserts(session, mysql_inserts(table, columns, unchanged=unchanged, escape=escape))
 

@@ -69,12 +69,18 @@ def test_the_check_lists_the_push_batch_only_however_much_the_owner_stored(s3_re
     assert s3_registry.download(body["urls"][some], body["sizes"][some]) == b"new 5"
 
 
+def _dry_run(registry, token: str, label: str, count: int) -> tuple[str, dict, dict, dict[str, bytes]]:
+    """The dry run of alice's push of `files(label, count)` to the package `label`: the push's
+    path and body, the upload URLs answered, and the fragments."""
+    contents, data = build_tree(files(label, count))
+    path = f"/api/package/alice/{label}/{registry.tophash(contents)}"
+    dry = {"dry_run": True, "description": "", "contents": contents, "sizes": {}}
+    return path, dry, registry.api("PUT", path, token=token, body=dry, compress=True).get_json()["upload_urls"], data
+
+
 def test_a_push_run_again_finds_what_it_uploaded_into_its_batch(s3_registry):
     alice = s3_registry.token("alice")
-    contents, blobs = build_tree(files("resume", 20))
-    path = f"/api/package/alice/resume/{s3_registry.tophash(contents)}"
-    dry = {"dry_run": True, "description": "", "contents": contents, "sizes": {}}
-    first = s3_registry.api("PUT", path, token=alice, body=dry, compress=True).get_json()["upload_urls"]
+    path, dry, first, blobs = _dry_run(s3_registry, alice, "resume", 20)
     for digest in sorted(first)[:10]:  # half of the uploads, then the client dies
         assert s3_registry.transfer("PUT", first[digest]["put"], data=blobs[digest])[0] == 200
     again = s3_registry.api("PUT", path, token=alice, body=dry, compress=True).get_json()["upload_urls"]
@@ -117,11 +123,9 @@ def test_a_first_push_writes_each_fragment_as_its_batch_holds_it(s3_registry):
 
 def test_a_declared_size_unlike_the_batchs_is_refused(s3_registry):
     alice = s3_registry.token("alice")
-    contents, data = build_tree(files("sized", 12))
-    path = f"/api/package/alice/sized/{s3_registry.tophash(contents)}"
-    dry = {"dry_run": True, "description": "", "contents": contents, "sizes": {}}
-    for digest, urls in s3_registry.api("PUT", path, token=alice, body=dry, compress=True).get_json()["upload_urls"].items():
-        assert s3_registry.transfer("PUT", urls["put"], data=data[digest])[0] == 200
+    path, dry, urls, data = _dry_run(s3_registry, alice, "sized", 12)
+    for digest in sorted(data):
+        assert s3_registry.transfer("PUT", urls[digest]["put"], data=data[digest])[0] == 200
     wrong = sorted(data)[3]
     sizes = {h: len(b) + (h == wrong) for h, b in data.items()}
     pushed = s3_registry.api("PUT", path, token=alice, body={**dry, "dry_run": False, "sizes": sizes}, compress=True)
@@ -133,10 +137,7 @@ def test_a_declared_size_unlike_the_batchs_is_refused(s3_registry):
 
 def test_a_fragment_missing_from_the_batch_is_named(s3_registry):
     alice = s3_registry.token("alice")
-    contents, data = build_tree(files("gap", 12))
-    path = f"/api/package/alice/gap/{s3_registry.tophash(contents)}"
-    dry = {"dry_run": True, "description": "", "contents": contents, "sizes": {}}
-    urls = s3_registry.api("PUT", path, token=alice, body=dry, compress=True).get_json()["upload_urls"]
+    path, dry, urls, data = _dry_run(s3_registry, alice, "gap", 12)
     skipped = sorted(data)[5]
     for digest in sorted(data):
         if digest != skipped:
