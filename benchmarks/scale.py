@@ -33,7 +33,7 @@ from registry.db import utcnow
 from scale_bench import Bench
 from scale_report import (COMMITDB_GOAL, HISTORY_GOAL, INCREMENTAL_GOAL, INSTALLJSON_GOAL, ORIGINAL, PREVIOUS,
                           READS_BARE_GOAL, READS_OBJ1000_GOAL, READS_ORIGINAL, TABLE_FIGURES, TABLE_GOALS, heading,
-                          mib, rate, ratio, seconds, table)
+                          cpu_shares, mib, rate, ratio, seconds, table)
 from scale_stack import (BARE_APP, HISTORY_OWNER, OWNER, ROOT, STOP, THREADS, WORKERS, ensure_wrk, kib_files,
                          raw_connection, small_files, stop_process_group, wait_for_workers, wrk, wrk_counts)
 from scale_writepath import registry_commit_db
@@ -62,7 +62,7 @@ def section_table(bench: Bench) -> None:
         print(f"N={n:,}: dry {seconds(result['dry'])} s, upload of {result['uploaded']:,} fragments "
               f"{seconds(result['upload'])} s (not in the table), put {seconds(result['put'])} s, install "
               f"{seconds(result['install'])} s (median of {', '.join(seconds(x) for x in installs)}), loop {rate(result['loop'])} req/s, worker RSS peak {mib(result['rss'])} "
-              f"(VmHWM {mib(result['hwm'])})", flush=True)
+              f"(VmHWM {mib(result['hwm'])}); CPU during the real PUT: {cpu_shares(result['put_cpu'])}", flush=True)
     rows = []
     for key, label, unit in TABLE_FIGURES:
         for n, result in measured.items():
@@ -84,6 +84,20 @@ def section_table(bench: Bench) -> None:
     table(["figure", "N", "original", "previous", "ours", "speed-up vs original", "goal", "result"], rows)
 
 
+SMALL_PUSH_FRAGMENTS = 10_000  # pushes below this many take tens of milliseconds: more of them are timed
+
+
+def history_repeats(repeat: int, n: int) -> int:
+    """Pushes timed per size and level: `repeat`, or for a small push as many as make up
+    SMALL_PUSH_FRAGMENTS fragments, up to 9. A push of 1,000 takes 60 to 90 ms and one push in
+    five may take twice that: the median of 3 moved by a fifth from one run to the next."""
+    return max(repeat, min(9, SMALL_PUSH_FRAGMENTS // n))
+
+
+def mean_cpu(pushes: list[dict]) -> dict[str, float]:
+    return {part: statistics.mean(r["put_cpu"][part] for r in pushes) for part in pushes[0]["put_cpu"]}
+
+
 def section_history(bench: Bench) -> None:
     levels, sizes = bench.args.history_levels, bench.args.history_pushes
     heading(f"History independence (owner {HISTORY_OWNER}; levels {', '.join(f'{x:,}' for x in levels)})")
@@ -91,16 +105,19 @@ def section_history(bench: Bench) -> None:
     for level in levels:
         missing = level - bench.stored(HISTORY_OWNER)
         if missing > 0:
-            bench.seed(HISTORY_OWNER, missing)
+            bench.seed(HISTORY_OWNER, missing)  # then waits for MariaDB and SeaweedFS to settle
+        else:
+            bench.settle()  # every level's pushes start from the same quiet services
         stored = bench.stored(HISTORY_OWNER)
         for n in sizes:
             # The median of a few pushes (each of fresh fragments, to a new package): one is noisy.
-            pushes = [bench.push(HISTORY_OWNER, f"h{level}_{n}_{k}", kib_files(n)) for k in range(bench.args.history_repeat)]
+            pushes = [bench.push(HISTORY_OWNER, f"h{level}_{n}_{k}", kib_files(n))
+                      for k in range(history_repeats(bench.args.history_repeat, n))]
             dry, put = statistics.median(r["dry"] for r in pushes), statistics.median(r["put"] for r in pushes)
             results[(level, n)] = (stored, dry, put)
             print(f"H={stored:,} N={n:,}: dry {seconds(dry)} s, put {seconds(put)} s (median of {len(pushes)}: dry "
-                  f"{', '.join(seconds(r['dry']) for r in pushes)}; put {', '.join(seconds(r['put']) for r in pushes)})",
-                  flush=True)
+                  f"{', '.join(seconds(r['dry']) for r in pushes)}; put {', '.join(seconds(r['put']) for r in pushes)}); "
+                  f"CPU during the real PUTs, per push: {cpu_shares(mean_cpu(pushes))}", flush=True)
     rows = [[f"{level:,}", f"{stored:,}", f"{n:,}", seconds(dry), seconds(put), seconds(dry + put)]
             for (level, n), (stored, dry, put) in results.items()]
     table(["history level", "objects stored before", "push N (1 KiB)", "dry run (s, median)", "real PUT (s, median)",
@@ -333,7 +350,8 @@ def main() -> None:
     parser.add_argument("--history-pushes", type=numbers, default=[1_000, 10_000],
                         help="fresh 1 KiB fragments per history push (default 1000,10000)")
     parser.add_argument("--history-repeat", type=int, default=3,
-                        help="pushes per size and level; the median is reported (default 3)")
+                        help="pushes per size and level, at least; the median is reported (default 3; "
+                             "9 for pushes of 1,000 fragments or fewer)")
     parser.add_argument("--loop-seconds", type=float, default=10.0, help="install GET loop duration (default 10)")
     parser.add_argument("--wrk-seconds", type=int, default=10, help="wrk -d (default 10)")
     parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/", help="a MariaDB/MySQL server")

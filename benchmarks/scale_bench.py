@@ -25,8 +25,8 @@ from registry.tree import tophash
 from registry_client.tree import changes as tree_changes
 from scale_report import Summary
 from scale_stack import (BUCKET, HISTORY_OWNER, HTTP_TIMEOUT, LOOP_THREADS, OWNER, ROOT, SEED_THREADS, STOP, THREADS,
-                         UPLOAD_THREADS, WORKERS, RssSampler, Server, check, database, http_put, parallel,
-                         pids_named, raw_connection, run_threads, settle, small_files)
+                         UPLOAD_THREADS, WORKERS, RssSampler, Server, check, children, cpu_seconds, database,
+                         http_put, parallel, pids_named, raw_connection, run_threads, settle, small_files)
 from scale_writepath import link_history
 from tests.helpers import TestRegistry, build_tree
 from tests.support.seaweedfs import SeaweedFS
@@ -128,12 +128,20 @@ class Bench:
         uploaded = time.perf_counter() - started
         body.update(dry_run=False, sizes={h: len(b) for h, b in data.items()})
         packed = gzip.compress(json.dumps(body).encode())
+        processes = self.processes()
+        cpu_before = {part: cpu_seconds(pids) for part, pids in processes.items()}
         started = time.perf_counter()
         response = self.session().put(url, data=packed, headers=headers, timeout=HTTP_TIMEOUT)
         put = time.perf_counter() - started
+        put_cpu = {part: cpu_seconds(pids) - cpu_before[part] for part, pids in processes.items()}
         check(response, "push")
         return {"name": name, "top_hash": top_hash, "files": files, "dry": dry, "put": put, "upload": uploaded,
-                "uploaded": len(wanted)}
+                "uploaded": len(wanted), "put_cpu": put_cpu}
+
+    def processes(self) -> dict[str, list[int]]:
+        """The processes a push keeps busy, by part: the registry's workers, MariaDB, SeaweedFS."""
+        return {"workers": children(self.server.process.pid),
+                "MariaDB": [*pids_named("mariadbd"), *pids_named("mysqld")], "SeaweedFS": [self.s3.pid]}
 
     def sdk_push(self, owner: str, name: str, files: dict[str, bytes], *, base: dict | None = None) -> dict:
         """A push as our SDK sends it: the push plan for the fragments the registry may lack, their
@@ -243,11 +251,15 @@ class Bench:
             self.db.commit()
         elapsed = time.perf_counter() - started
         # Timed pushes follow: first let MariaDB and SeaweedFS finish writing all that back.
-        waited = settle([self.s3.pid, *pids_named("mariadbd"), *pids_named("mysqld")])
+        waited = self.settle()
         print(f"seeded {count:,} objects of {owner} in {elapsed:.1f} s ({count / stored:,.0f} objects/s into S3, "
               f"rows {elapsed - stored:.1f} s; {linked}); then MariaDB and SeaweedFS settled in {waited:.1f} s",
               flush=True)
         return elapsed
+
+    def settle(self) -> float:
+        """Wait until MariaDB and SeaweedFS are idle (see scale_stack.settle); returns the seconds."""
+        return settle([self.s3.pid, *pids_named("mariadbd"), *pids_named("mysqld")])
 
     def set_buffer_pool(self, size: int) -> None:
         """innodb_buffer_pool_size for the run (the server resizes it online), restored at exit."""

@@ -34,6 +34,11 @@ def seconds(value: float) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:.1f}"
 
 
+def cpu_shares(parts: dict[str, float]) -> str:
+    """CPU seconds by part, as /proc counts them (in ticks of 10 ms): "workers 0.21 s, ..."."""
+    return ", ".join(f"{part} {value:.2f} s" for part, value in parts.items())
+
+
 def rate(value: float) -> str:
     return f"{value:,.2f}" if value < 10 else f"{value:,.1f}"
 
