@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 import traceback
 from pathlib import Path
 
@@ -62,7 +63,8 @@ def section_table(bench: Bench) -> None:
         print(f"N={n:,}: dry {seconds(result['dry'])} s, upload of {result['uploaded']:,} fragments "
               f"{seconds(result['upload'])} s (not in the table), put {seconds(result['put'])} s, install "
               f"{seconds(result['install'])} s (median of {', '.join(seconds(x) for x in installs)}), loop {rate(result['loop'])} req/s, worker RSS peak {mib(result['rss'])} "
-              f"(VmHWM {mib(result['hwm'])}); CPU during the real PUT: {cpu_shares(result['put_cpu'])}", flush=True)
+              f"(VmHWM {mib(result['hwm'])}); CPU during the real PUT: {cpu_shares(result['put_cpu'])}, InnoDB "
+              f"data-file fsyncs {result['put_fsyncs']}", flush=True)
     rows = []
     for key, label, unit in TABLE_FIGURES:
         for n, result in measured.items():
@@ -84,14 +86,21 @@ def section_table(bench: Bench) -> None:
     table(["figure", "N", "original", "previous", "ours", "speed-up vs original", "goal", "result"], rows)
 
 
-SMALL_PUSH_FRAGMENTS = 10_000  # pushes below this many take tens of milliseconds: more of them are timed
+HISTORY_FRAGMENTS = 50_000  # fragments pushed per size and level, at most: smaller pushes are timed more often
 
 
 def history_repeats(repeat: int, n: int) -> int:
-    """Pushes timed per size and level: `repeat`, or for a small push as many as make up
-    SMALL_PUSH_FRAGMENTS fragments, up to 9. A push of 1,000 takes 60 to 90 ms and one push in
-    five may take twice that: the median of 3 moved by a fifth from one run to the next."""
-    return max(repeat, min(9, SMALL_PUSH_FRAGMENTS // n))
+    """Pushes timed per size and level: `repeat`, or as many as make up HISTORY_FRAGMENTS
+    fragments, up to 9 (so 9 of 1,000 and 5 of 10,000). A push of 1,000 takes 60 to 90 ms and
+    one in five may take twice that: the median of 3 moved by a fifth from one run to the next."""
+    return max(repeat, min(9, HISTORY_FRAGMENTS // n))
+
+
+def machine_probe() -> float:
+    """Seconds for SHA-256 over 64 MiB, the best of three: printed at each history level, it
+    shows when the machine itself got faster or slower between levels (it does, by a third)."""
+    data = bytes(64 * 2**20)
+    return min(timeit.repeat(lambda: hashlib.sha256(data).digest(), number=1, repeat=3))
 
 
 def mean_cpu(pushes: list[dict]) -> dict[str, float]:
@@ -109,6 +118,7 @@ def section_history(bench: Bench) -> None:
         else:
             bench.settle()  # every level's pushes start from the same quiet services
         stored = bench.stored(HISTORY_OWNER)
+        print(f"H={stored:,}: machine probe (SHA-256 of 64 MiB) {machine_probe() * 1000:.0f} ms", flush=True)
         for n in sizes:
             # The median of a few pushes (each of fresh fragments, to a new package): one is noisy.
             pushes = [bench.push(HISTORY_OWNER, f"h{level}_{n}_{k}", kib_files(n))
@@ -117,7 +127,8 @@ def section_history(bench: Bench) -> None:
             results[(level, n)] = (stored, dry, put)
             print(f"H={stored:,} N={n:,}: dry {seconds(dry)} s, put {seconds(put)} s (median of {len(pushes)}: dry "
                   f"{', '.join(seconds(r['dry']) for r in pushes)}; put {', '.join(seconds(r['put']) for r in pushes)}); "
-                  f"CPU during the real PUTs, per push: {cpu_shares(mean_cpu(pushes))}", flush=True)
+                  f"CPU during the real PUTs, per push: {cpu_shares(mean_cpu(pushes))}; InnoDB data-file fsyncs "
+                  f"per push: {statistics.mean(r['put_fsyncs'] for r in pushes):.1f}", flush=True)
     rows = [[f"{level:,}", f"{stored:,}", f"{n:,}", seconds(dry), seconds(put), seconds(dry + put)]
             for (level, n), (stored, dry, put) in results.items()]
     table(["history level", "objects stored before", "push N (1 KiB)", "dry run (s, median)", "real PUT (s, median)",
@@ -351,7 +362,7 @@ def main() -> None:
                         help="fresh 1 KiB fragments per history push (default 1000,10000)")
     parser.add_argument("--history-repeat", type=int, default=3,
                         help="pushes per size and level, at least; the median is reported (default 3; "
-                             "9 for pushes of 1,000 fragments or fewer)")
+                             "9 of 1,000 fragments, 5 of 10,000)")
     parser.add_argument("--loop-seconds", type=float, default=10.0, help="install GET loop duration (default 10)")
     parser.add_argument("--wrk-seconds", type=int, default=10, help="wrk -d (default 10)")
     parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/", help="a MariaDB/MySQL server")

@@ -76,6 +76,7 @@ class Bench:
             helper.create_user(name)
             self.tokens[name] = helper.token(name)
         self.db = raw_connection(self.url)
+        self.db_lock = threading.Lock()
         stack.callback(self.db.close)
         # The servers run this checkout's registry too, whatever the current directory.
         self.server = Server(self.settings, tmp / "server.log", extra_env={"PYTHONPATH": str(ROOT)})
@@ -130,13 +131,22 @@ class Bench:
         packed = gzip.compress(json.dumps(body).encode())
         processes = self.processes()
         cpu_before = {part: cpu_seconds(pids) for part, pids in processes.items()}
+        fsyncs_before = self.data_fsyncs()
         started = time.perf_counter()
         response = self.session().put(url, data=packed, headers=headers, timeout=HTTP_TIMEOUT)
         put = time.perf_counter() - started
         put_cpu = {part: cpu_seconds(pids) - cpu_before[part] for part, pids in processes.items()}
+        put_fsyncs = self.data_fsyncs() - fsyncs_before
         check(response, "push")
         return {"name": name, "top_hash": top_hash, "files": files, "dry": dry, "put": put, "upload": uploaded,
-                "uploaded": len(wanted), "put_cpu": put_cpu}
+                "uploaded": len(wanted), "put_cpu": put_cpu, "put_fsyncs": put_fsyncs}
+
+    def data_fsyncs(self) -> int:
+        """InnoDB's fsyncs of data files so far: a young table's file grows a page or a megabyte
+        at a time, each step synced, so a new database's first pushes wait for dozens of them."""
+        with self.db_lock, self.db.cursor() as cursor:  # pushes run in threads (warm-up): one at a time here
+            cursor.execute("SHOW GLOBAL STATUS LIKE 'Innodb_data_fsyncs'")
+            return int(cursor.fetchone()[1])
 
     def processes(self) -> dict[str, list[int]]:
         """The processes a push keeps busy, by part: the registry's workers, MariaDB, SeaweedFS."""

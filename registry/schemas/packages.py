@@ -61,10 +61,16 @@ class SizeMap(fields.Field):
             itertools.islice((k for k in value if not is_hash(k)), ERRORS_SHOWN))
         if bad_keys:
             raise ValidationError(f"not SHA-256 hex digests: {[k[:80] for k in bad_keys]}")
-        bad_sizes = list(itertools.islice((k for k, v in value.items() if not _is_size(v)), ERRORS_SHOWN))
+        bad_sizes = [] if _all_sizes(value.values()) else list(
+            itertools.islice((k for k, v in value.items() if not _is_size(v)), ERRORS_SHOWN))
         if bad_sizes:
             raise ValidationError({k: ["must be a whole number of bytes, at least 0"] for k in bad_sizes})
         return value
+
+
+def _all_sizes(values) -> bool:
+    """`all(map(_is_size, values))` in C, for the 100,000 sizes of a push (a bool is not an int here)."""
+    return set(map(type, values)) <= {int} and min(values, default=0) >= 0
 
 
 def _is_size(value) -> bool:

@@ -9,10 +9,13 @@ import gzip
 import json
 import os
 
+import pytest
+
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from registry import Settings, create_app
 from registry.api.json_input import MAX_DEPTH
+from registry.tree import tophash
 from tests.helpers import TestRegistry, build_tree, sha256
 from tests.support.hostile_bodies import (MIB, ChunkStream, deep_tree, gzipped, int_list, nested_json_text,
                                           nested_lists, spaces_then_empty_list)
@@ -168,6 +171,28 @@ def test_push_sizes_report_only_the_first_bad_entries(registry):
     shown = list(negative)[:5]
     assert response.status_code == 400
     assert response.get_json()["errors"] == {"sizes": {h: ["must be a whole number of bytes, at least 0"] for h in shown}}
+
+
+@pytest.mark.parametrize("bad", [True, False, 1.0, -1, "1", None, [1]])
+def test_push_sizes_that_are_not_whole_numbers_of_bytes_are_named(registry, bad):
+    # Among 10,000 good sizes (checked all at once unless one is bad), the bad one is named.
+    headers = alice(registry)
+    contents, _ = build_tree({"a.txt": b"a"})
+    sizes = {sha256(str(i).encode()): i for i in range(10_000)}
+    odd = sha256(b"odd")
+    sizes[odd] = bad
+    response = registry.client.put(push_path(), data=json.dumps(push_body(contents, sizes=sizes)), headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {"sizes": {odd: ["must be a whole number of bytes, at least 0"]}}
+
+
+def test_push_sizes_may_be_zero_or_beyond_32_bits(registry):
+    headers = alice(registry)
+    contents, _ = build_tree({"a.txt": b"a"})
+    sizes = {sha256(b"0"): 0, sha256(b"1"): 2 ** 40}  # accepted as sizes, then not the tree's fragments
+    response = registry.client.put(push_path(tophash(contents)), headers=headers,
+                                   data=json.dumps(push_body(contents, sizes=sizes, dry_run=False)))
+    assert (response.status_code, response.get_json()["message"]) == (400, "Sizes don't match the hashes")
 
 
 def test_a_flood_of_validation_errors_is_answered_with_the_first_ten(registry):
