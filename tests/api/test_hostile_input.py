@@ -10,7 +10,6 @@ import json
 import os
 
 import pytest
-
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from registry import Settings, create_app
