@@ -13,12 +13,10 @@ import json
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import timeit
 import traceback
 from pathlib import Path
 
@@ -32,171 +30,15 @@ import requests
 from registry.cli.serve import gunicorn_command
 from registry.db import utcnow
 from scale_bench import Bench
-from scale_report import (COMMITDB_GOAL, HISTORY_GOAL, INCREMENTAL_GOAL, INSTALLJSON_GOAL, ORIGINAL, PREVIOUS,
-                          READS_BARE_GOAL, READS_OBJ1000_GOAL, READS_ORIGINAL, TABLE_FIGURES, TABLE_GOALS, heading,
-                          cpu_shares, mib, rate, ratio, seconds, table)
-from scale_stack import (BARE_APP, HISTORY_OWNER, OWNER, ROOT, STOP, THREADS, WORKERS, ensure_wrk, kib_files,
-                         raw_connection, small_files, stop_process_group, wait_for_workers, wrk, wrk_counts)
+from scale_push_sections import section_history, section_incremental, section_table
+from scale_report import (COMMITDB_GOAL, INSTALLJSON_GOAL, READS_BARE_GOAL, READS_OBJ1000_GOAL, READS_ORIGINAL,
+                          heading, rate, ratio, seconds, table)
+from scale_stack import (BARE_APP, OWNER, ROOT, STOP, THREADS, WORKERS, ensure_wrk, raw_connection, small_files,
+                         stop_process_group, wait_for_workers, wrk, wrk_counts)
 from scale_writepath import registry_commit_db
 from tests.support.live_server import START_TIMEOUT, free_port
 
-SECTIONS = ("table", "history", "incremental", "commitdb", "reads", "installjson")
-
-
 # -- sections ------------------------------------------------------------------------------------
-
-def section_table(bench: Bench) -> None:
-    heading(f"Scale table (owner {OWNER} stores {bench.stored(OWNER):,} objects before)")
-    print(f"machine probe (SHA-256 of 64 MiB) {machine_probe() * 1000:.0f} ms", flush=True)
-    measured = {}
-    for n in bench.args.fragments:
-        result = bench.measured_push(OWNER, f"fresh{n}", small_files(n))
-        bench.fresh[n] = result
-        installs = []
-        for _ in range(3):  # the median of three
-            elapsed, response = bench.install(OWNER, result["name"], result["top_hash"])
-            installs.append(elapsed)
-        assert len(response.json()["sizes"]) == n
-        del response
-        result["install"] = statistics.median(installs)
-        result["loop"] = bench.install_loop(OWNER, result["name"], result["top_hash"], bench.args.loop_seconds)
-        measured[n] = result
-        print(f"N={n:,}: dry {seconds(result['dry'])} s, upload of {result['uploaded']:,} fragments "
-              f"{seconds(result['upload'])} s (not in the table), put {seconds(result['put'])} s, install "
-              f"{seconds(result['install'])} s (median of {', '.join(seconds(x) for x in installs)}), loop {rate(result['loop'])} req/s, worker RSS peak {mib(result['rss'])} "
-              f"(VmHWM {mib(result['hwm'])}); CPU during the real PUT: {cpu_shares(result['put_cpu'])}, InnoDB "
-              f"data-file fsyncs {result['put_fsyncs']}", flush=True)
-    rows = []
-    for key, label, unit in TABLE_FIGURES:
-        for n, result in measured.items():
-            value = result[key]
-            original, previous = ORIGINAL.get(n, {}).get(key), PREVIOUS.get(n, {}).get(key)
-            goal_text, goal = TABLE_GOALS.get(n, {}).get(key, ("—", None))
-            if unit == "s":
-                shown, speedup = seconds(value), original and original / value
-            elif unit == "req/s":
-                shown, speedup = rate(value), original and value / original
-            else:
-                shown, speedup = mib(value), None
-            ok = goal(value) if goal else None
-            rows.append([f"{label} ({unit if unit != 'bytes' else 'MiB'})", f"{n:,}", f"{original:g}" if original else "—",
-                         f"{previous:g}" if previous else "—", shown, ratio(speedup), goal_text,
-                         "—" if ok is None else "PASS" if ok else "MISS"])
-            bench.summary.add("table", f"{label}, N={n:,}", f"{shown} {unit if unit != 'bytes' else ''}".strip(),
-                              goal_text, ok, f"{original:g} {unit}" if original else "—")
-    table(["figure", "N", "original", "previous", "ours", "speed-up vs original", "goal", "result"], rows)
-
-
-HISTORY_FRAGMENTS = 50_000  # fragments pushed per size and level, at most: smaller pushes are timed more often
-
-
-def history_repeats(repeat: int, n: int) -> int:
-    """Pushes timed per size and level: `repeat`, or as many as make up HISTORY_FRAGMENTS
-    fragments, up to 9 (so 9 of 1,000 and 5 of 10,000). A push of 1,000 takes 60 to 90 ms and
-    one in five may take twice that: the median of 3 moved by a fifth from one run to the next."""
-    return max(repeat, min(9, HISTORY_FRAGMENTS // n))
-
-
-def machine_probe() -> float:
-    """Seconds for SHA-256 over 64 MiB, the best of three: printed before the table and at each
-    history level, it shows when the machine itself got faster or slower (it does, by a third)."""
-    data = bytes(64 * 2**20)
-    return min(timeit.repeat(lambda: hashlib.sha256(data).digest(), number=1, repeat=3))
-
-
-def mean_cpu(pushes: list[dict]) -> dict[str, float]:
-    return {part: statistics.mean(r["put_cpu"][part] for r in pushes) for part in pushes[0]["put_cpu"]}
-
-
-def section_history(bench: Bench) -> None:
-    levels, sizes = bench.args.history_levels, bench.args.history_pushes
-    heading(f"History independence (owner {HISTORY_OWNER}; levels {', '.join(f'{x:,}' for x in levels)})")
-    results = {}
-    for level in levels:
-        missing = level - bench.stored(HISTORY_OWNER)
-        if missing > 0:
-            bench.seed(HISTORY_OWNER, missing)  # then waits for MariaDB and SeaweedFS to settle
-        else:
-            bench.settle()  # every level's pushes start from the same quiet services
-        stored = bench.stored(HISTORY_OWNER)
-        print(f"H={stored:,}: machine probe (SHA-256 of 64 MiB) {machine_probe() * 1000:.0f} ms", flush=True)
-        for n in sizes:
-            # The median of a few pushes (each of fresh fragments, to a new package): one is noisy.
-            pushes = [bench.push(HISTORY_OWNER, f"h{level}_{n}_{k}", kib_files(n))
-                      for k in range(history_repeats(bench.args.history_repeat, n))]
-            dry, put = statistics.median(r["dry"] for r in pushes), statistics.median(r["put"] for r in pushes)
-            results[(level, n)] = (stored, dry, put)
-            print(f"H={stored:,} N={n:,}: dry {seconds(dry)} s, put {seconds(put)} s (median of {len(pushes)}: dry "
-                  f"{', '.join(seconds(r['dry']) for r in pushes)}; put {', '.join(seconds(r['put']) for r in pushes)}); "
-                  f"CPU during the real PUTs, per push: {cpu_shares(mean_cpu(pushes))}; InnoDB data-file fsyncs "
-                  f"per push: {statistics.mean(r['put_fsyncs'] for r in pushes):.1f}", flush=True)
-    rows = [[f"{level:,}", f"{stored:,}", f"{n:,}", seconds(dry), seconds(put), seconds(dry + put)]
-            for (level, n), (stored, dry, put) in results.items()]
-    table(["history level", "objects stored before", "push N (1 KiB)", "dry run (s, median)", "real PUT (s, median)",
-           "total (s)"], rows)
-    if len(levels) < 2:
-        return
-    rows = []
-    for n in sizes:
-        for label, pick in (("dry run", lambda r: r[1]), ("real PUT", lambda r: r[2]), ("dry + real", lambda r: r[1] + r[2])):
-            values = [pick(results[(level, n)]) for level in levels]
-            spread = max(values) / min(values)
-            ok = spread < HISTORY_GOAL
-            rows.append([f"{n:,}", label, " / ".join(seconds(v) for v in values), ratio(spread), f"< {HISTORY_GOAL}",
-                         "PASS" if ok else "MISS"])
-            bench.summary.add("history", f"{label}, push of {n:,}, max/min over H={'/'.join(f'{x:,}' for x in levels)}",
-                              ratio(spread), f"< {HISTORY_GOAL}", ok)
-    table(["push N", "figure", "seconds per level", "max/min", "goal", "result"], rows)
-
-
-CHANGE_PUSHES = 3  # pushes of changes measured in a row; one alone varies by a fifth
-
-
-def section_incremental(bench: Bench) -> None:
-    n = max(bench.args.fragments)
-    heading(f"Incremental instance (a new instance of a {n:,}-fragment package, 10 fragments replaced)")
-    fresh = bench.fresh_push(n)
-    files = replaced(fresh["files"])
-    new = {hashlib.sha256(data).hexdigest() for path, data in files.items() if data != fresh["files"][path]}
-    result = bench.measured_push(OWNER, fresh["name"], files, upload=new)
-    print(f"(pushing a fresh package of {n:,} fragments as our SDK does, then 10 replaced as its changes)", flush=True)
-    sdk_fresh = bench.measured_push(OWNER, f"sdk{n}", small_files(n, prefix="s"), sdk=True)
-    revisions, base = [], sdk_fresh
-    for _ in range(CHANGE_PUSHES):  # each replaces 10 more files of the one before
-        base = bench.measured_push(OWNER, f"sdk{n}", replaced(base["files"]), sdk=True, base=base)
-        revisions.append(base)
-    print("SDK pushes of changes, server time each: "
-          + ", ".join(seconds(r["dry"] + r["put"]) for r in revisions) + " s (the median one is shown)")
-    changes = sorted(revisions, key=lambda r: r["dry"] + r["put"])[len(revisions) // 2]
-    pushes = (("quilt 2.9.15 protocol: fresh push", fresh), ("quilt 2.9.15 protocol: incremental push", result),
-              ("SDK: fresh push", sdk_fresh), ("SDK: push of the changes", changes))
-    rows = []
-    for label, push in pushes:
-        changed = ", ".join(f"{t} {r:+,}" for t, (r, _) in sorted(push["delta"].items()) if r)
-        rows.append([label, seconds(push["dry"]), seconds(push["put"]), seconds(push["dry"] + push["put"]),
-                     f"{push['rows']:,}", mib(push["bytes"]), changed])
-    table(["push", "dry run or push plan (s)", "real PUT (s)", "server time (s)", "new rows", "new bytes",
-           "rows per table"], rows)
-    print("Server time is the two requests' time as the client sees it (dry run or push plan, then the PUT).")
-    for protocol, ours, base in (("quilt 2.9.15 protocol", result, fresh), ("SDK, changes", changes, sdk_fresh),
-                                 ("SDK changes vs the quilt fresh push", changes, fresh)):
-        for label, mine, theirs, fmt in (
-                ("server time", ours["dry"] + ours["put"], base["dry"] + base["put"], seconds),
-                ("new database rows", ours["rows"], base["rows"], lambda v: f"{v:,}"),
-                ("new database bytes", ours["bytes"], base["bytes"], mib)):
-            share = mine / theirs if theirs else float("inf")
-            ok = share <= INCREMENTAL_GOAL
-            print(f"{protocol}, {label}: incremental {fmt(mine)} vs fresh {fmt(theirs)} = {share:.1%} "
-                  f"(goal <= 10%): {'PASS' if ok else 'MISS'}")
-            bench.summary.add("incremental", f"{protocol}: {label}, incremental / fresh ({n:,} fragments, 10 new)",
-                              f"{share:.1%}", "<= 10%", ok)
-
-
-def replaced(files: dict[str, bytes]) -> dict[str, bytes]:
-    """`files` with 10 of them, spread over the package, given new bytes."""
-    paths = list(files)[:: max(1, len(files) // 10)][:10]
-    return {**files, **{path: os.urandom(8 + i % 93) for i, path in enumerate(paths)}}
-
 
 def section_commitdb(bench: Bench) -> None:
     n = max(bench.args.fragments)
@@ -403,7 +245,7 @@ def main() -> None:
             bench.warm_up()
             for name in sections:
                 try:
-                    globals()[f"section_{name}"](bench)
+                    SECTION_RUNS[name](bench)
                 except Exception as exc:  # noqa: BLE001 - report, go on with the next section
                     STOP.clear()
                     print(f"\nsection {name} failed:\n{traceback.format_exc()}", flush=True)
@@ -421,6 +263,11 @@ def main() -> None:
                     shutil.copy(tmp / log, kept / Path(log).name)
             print(f"logs kept in {kept}")
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+SECTION_RUNS = {"table": section_table, "history": section_history, "incremental": section_incremental,
+                "commitdb": section_commitdb, "reads": section_reads, "installjson": section_installjson}
+SECTIONS = tuple(SECTION_RUNS)
 
 
 if __name__ == "__main__":
