@@ -70,11 +70,10 @@ class Bench:
         if isinstance(generation, RedisGeneration):
             stack.callback(generation.forget)
         stack.callback(self.engine.dispose)
-        helper = TestRegistry(app)
+        self.helper = TestRegistry(app)
         self.tokens = {}
         for name in (OWNER, HISTORY_OWNER):
-            helper.create_user(name)
-            self.tokens[name] = helper.token(name)
+            self.add_user(name)
         self.db = raw_connection(self.url)
         self.db_lock = threading.Lock()
         stack.callback(self.db.close)
@@ -92,6 +91,12 @@ class Bench:
               f"registry serve --workers {WORKERS} --threads {THREADS} at {self.base}, "
               f"read cache {'on, generation in Redis ' + args.redis if args.redis else 'off (no Redis)'} "
               f"({time.perf_counter() - started:.1f} s)", flush=True)
+
+    def add_user(self, name: str) -> str:
+        """A new user with a token (kept in self.tokens); returns the name."""
+        self.helper.create_user(name)
+        self.tokens[name] = self.helper.token(name)
+        return name
 
     # HTTP, as the quilt client speaks it
 
@@ -296,6 +301,11 @@ class Bench:
     def stored(self, owner: str) -> int:
         with self.db.cursor() as cursor:
             cursor.execute("SELECT COUNT(*) FROM `blob` WHERE owner = %s", (owner,))
+            return cursor.fetchone()[0]
+
+    def stored_total(self) -> int:
+        with self.db.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM `blob`")
             return cursor.fetchone()[0]
 
     def footprint(self) -> dict[str, tuple[int, int]]:

@@ -31,7 +31,7 @@ from tests.support.live_server import START_TIMEOUT, LiveRegistry
 ROOT = Path(__file__).resolve().parent.parent  # the repository root: the servers run this checkout's registry
 
 OWNER = "alice"  # owns the table's packages and H history objects
-HISTORY_OWNER = "bob"  # the history-independence pushes: their own owner, history grown 0 -> 50k -> 500k
+HISTORY_OWNER = "bob"  # the history section's owners are named after it: bob50000, bob500000, one new per level-0 push
 BUCKET = "registry"
 WORKERS, THREADS = 4, 8  # registry serve --workers 4 (its default threads: 8)
 UPLOAD_THREADS = 32
