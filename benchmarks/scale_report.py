@@ -14,7 +14,15 @@ ORIGINAL = {10_000: {"dry": 8.63, "put": 7.69, "install": 4.36, "loop": 0.5},
             100_000: {"dry": 76.7, "put": 68.6, "install": 49.4, "loop": 0.04}}
 PREVIOUS = {10_000: {"dry": 0.70, "put": 3.34, "install": 0.44, "loop": 4.2},
             100_000: {"dry": 10.0, "put": 37.8, "install": 4.55, "loop": 0.4}}
-TABLE_GOALS = {100_000: {"dry": ("< 3.8 s", lambda v: v < 3.8), "put": ("< 3.4 s", lambda v: v < 3.4),
+def _twenty_times(n: int, key: str) -> tuple[str, object]:
+    """The issue's "at least 20x faster than the original", as a limit in seconds."""
+    limit = ORIGINAL[n][key] / 20
+    return f"< {limit:.3g} s (20x)", lambda v: v < limit
+
+
+# At 100,000 the issue names its own limits (20x the original, rounded).
+TABLE_GOALS = {10_000: {key: _twenty_times(10_000, key) for key in ("dry", "put", "install")},
+               100_000: {"dry": ("< 3.8 s", lambda v: v < 3.8), "put": ("< 3.4 s", lambda v: v < 3.4),
                          "install": ("< 2.5 s", lambda v: v < 2.5), "rss": ("< 1 GiB", lambda v: v < GIB)}}
 TABLE_FIGURES = (("dry", "dry-run PUT", "s"), ("put", "real PUT", "s"), ("install", "install GET", "s"),
                  ("loop", f"install GET loop, {LOOP_THREADS} threads", "req/s"),
