@@ -56,14 +56,14 @@ def section_table(bench: Bench) -> None:
     table(["figure", "N", "original", "previous", "ours", "speed-up vs original", "goal", "result"], rows)
 
 
-HISTORY_FRAGMENTS = 70_000  # fragments pushed per size and level, at most: smaller pushes are timed more often
+HISTORY_FRAGMENTS = 110_000  # fragments pushed per size and level, at most: smaller pushes are timed more often
 
 
 def history_repeats(repeat: int, n: int) -> int:
     """Pushes timed per size and level: `repeat`, or as many as make up HISTORY_FRAGMENTS
-    fragments, up to 15 (so 15 of 1,000 and 7 of 10,000). The times of a push cluster around two
+    fragments, up to 15 (so 15 of 1,000 and 11 of 10,000). The times of a push cluster around two
     values a third apart (25 or 35 ms for the dry run of 1,000 files, 0.38 or 0.53 s for the
-    real PUT of 10,000): the median of 3, then of 5 or 9, moved by a fifth between runs."""
+    real PUT of 10,000): the median of 3, then of 5, 7 or 9, moved by a fifth between runs."""
     return max(repeat, min(15, HISTORY_FRAGMENTS // n))
 
 
