@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's registry and tests.support
 
-from scale_stack import database, raw_connection  # noqa: E402 (after the path)
+from registry.services.bulk import CHUNK as IN_LIST  # noqa: E402 (after the path): the registry's IN lists
+from scale_stack import database, raw_connection  # noqa: E402
 
 LEVELS = (0, 50_000, 500_000)
 LOOKUPS = 10_000
-IN_LIST = 2_000  # registry.services.bulk.CHUNK
 REPEAT = 7
 
 

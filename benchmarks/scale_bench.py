@@ -298,14 +298,13 @@ class Bench:
         with raw_connection(self.url) as db, db.cursor() as cursor:
             cursor.execute("SET GLOBAL innodb_buffer_pool_size = %s", (size,))
 
-    def stored(self, owner: str) -> int:
+    def stored(self, owner: str | None = None) -> int:
+        """The objects `owner` stores, or everyone's."""
         with self.db.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM `blob` WHERE owner = %s", (owner,))
-            return cursor.fetchone()[0]
-
-    def stored_total(self) -> int:
-        with self.db.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM `blob`")
+            if owner is None:
+                cursor.execute("SELECT COUNT(*) FROM `blob`")
+            else:
+                cursor.execute("SELECT COUNT(*) FROM `blob` WHERE owner = %s", (owner,))
             return cursor.fetchone()[0]
 
     def footprint(self) -> dict[str, tuple[int, int]]:

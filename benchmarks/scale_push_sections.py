@@ -68,8 +68,8 @@ def history_repeats(repeat: int, n: int) -> int:
 
 
 def machine_probe() -> float:
-    """Seconds for SHA-256 over 64 MiB, the best of three: printed before the table and at each
-    history level, it shows when the machine itself got faster or slower (it does, by a third)."""
+    """Seconds for SHA-256 over 64 MiB, the best of three: printed before the table and before the
+    history pushes, it shows when the machine itself got faster or slower (it does, by a third)."""
     data = bytes(64 * 2**20)
     return min(timeit.repeat(lambda: hashlib.sha256(data).digest(), number=1, repeat=3))
 
@@ -84,12 +84,12 @@ def section_history(bench: Bench) -> None:
     (as this section did until 12-07) measured the drift as much as the history."""
     levels, sizes = bench.args.history_levels, bench.args.history_pushes
     heading(f"History independence (owners storing {', '.join(f'{x:,}' for x in levels)} objects; pushes interleaved)")
-    before = {n: history_round(bench, [0], n, "before") for n in sizes} if 0 in levels else {}
+    before = {n: history_round(bench, [0], n, "before")[0] for n in sizes} if 0 in levels else {}
     owners = {level: bench.add_user(f"{HISTORY_OWNER}{level}") for level in levels if level}
     for level, owner in owners.items():
         bench.seed(owner, level)  # then waits for MariaDB and SeaweedFS to settle
     bench.settle()
-    print(f"registry: {bench.stored_total():,} objects in all; machine probe (SHA-256 of 64 MiB) "
+    print(f"registry: {bench.stored():,} objects in all; machine probe (SHA-256 of 64 MiB) "
           f"{machine_probe() * 1000:.0f} ms", flush=True)
     results = {n: history_round(bench, levels, n, "after", owners) for n in sizes}
     rows = []
@@ -102,7 +102,7 @@ def section_history(bench: Bench) -> None:
     table(["history level", "owner's objects before the push", "push N (1 KiB)", "dry run (s, median)",
            "real PUT (s, median)", "total (s)", "CPU per real PUT", "InnoDB data-file fsyncs per real PUT"], rows)
     for n, pushes in before.items():
-        dry, put = _medians(pushes[0])
+        dry, put = _medians(pushes)
         after_dry, after_put = _medians(results[n][0])
         print(f"Not a goal: a new owner's push of {n:,} before the other owners' objects were seeded took "
               f"{seconds(dry)} + {seconds(put)} s, after {seconds(after_dry)} + {seconds(after_put)} s "
@@ -136,7 +136,7 @@ def history_round(bench: Bench, levels: list[int], n: int, when: str,
             owner = owners.get(level) or bench.add_user(f"{HISTORY_OWNER}{when}{n}x{k}")
             bench.push(owner, f"w{level}_{n}_{k}", kib_files(1))
             result = bench.push(owner, f"h{level}_{n}_{k}", kib_files(n))
-            result["stored"] = stored[level] + 1 if level in owners else 1  # with the untimed push's file
+            result["stored"] = stored.get(level, 0) + 1  # with the untimed push's file
             if level in owners:
                 stored[level] = result["stored"] + n
             pushes[level].append(result)

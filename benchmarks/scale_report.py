@@ -14,6 +14,8 @@ ORIGINAL = {10_000: {"dry": 8.63, "put": 7.69, "install": 4.36, "loop": 0.5},
             100_000: {"dry": 76.7, "put": 68.6, "install": 49.4, "loop": 0.04}}
 PREVIOUS = {10_000: {"dry": 0.70, "put": 3.34, "install": 0.44, "loop": 4.2},
             100_000: {"dry": 10.0, "put": 37.8, "install": 4.55, "loop": 0.4}}
+
+
 def _twenty_times(n: int, key: str) -> tuple[str, object]:
     """The issue's "at least 20x faster than the original", as a limit in seconds."""
     limit = ORIGINAL[n][key] / 20
