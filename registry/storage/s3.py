@@ -4,52 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
 import operator
-import os
-import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 
 import boto3
-import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ..errors import StorageAccessDenied, StorageUnavailable
+from ..errors import StorageUnavailable
 from .base import (BlobStore, PendingMultipart, SignedRequest, StoredObject, UploadTarget,
                    batch_prefix, object_key, staging_key)
 from .s3_errors import MISSING_CODES, error_code, storage_errors
 from .s3_imports import COPY_MAX_BYTES, S3Importer, whole_sha256
+from .s3_listing import PrefixLister
 from .sigv4 import CHECKSUM_PARAMETER, PresignerV4, checksum_sha256, composite_checksum
 
 # Above this many fragments one listing of the owner's prefix beats a HEAD per fragment
 # (verification, which checks all of an owner's fragments; a push lists its batch instead).
 LIST_THRESHOLD = 500
 VERIFY_CHUNK = 1024 * 1024
-# A batch expected to hold more than this is listed in 16 parts at once, one per first hex digit.
-PARALLEL_LISTING = 4000
-LISTING_THREADS = 16
-# Keys per listing page asked for: S3 answers at most 1,000, stores that allow more (SeaweedFS)
-# answer a push's 100,000 keys in a fifth of the pages, for a third less of the worker's CPU.
-MAX_KEYS = "5000"
-_CONTENTS = re.compile(r"<Contents>.*?<Key>([^<]*)</Key>.*?<Size>(\d+)</Size>.*?</Contents>", re.DOTALL)
-_KEY = re.compile(r"<Key>([^<]*)</Key>")
-_SIZE = re.compile(r"<Size>(\d+)</Size>")
-_NEXT_TOKEN = re.compile(r"<NextContinuationToken>([^<]*)</NextContinuationToken>")
-_TRUNCATED = re.compile(r"<IsTruncated>true</IsTruncated>")
-
-
-def _keys_and_sizes(page: str) -> Iterator[tuple[str, int]]:
-    """The (key, size) of each object of a listing page, in C rather than a step per key (a
-    push's listing holds 100,000): Key and Size appear once in each Contents and nowhere
-    else, so two plain searches pair up; anything else is read object by object."""
-    keys, sizes = _KEY.findall(page), _SIZE.findall(page)
-    if len(keys) != len(sizes) or len(keys) != page.count("<Contents>"):
-        pairs = _CONTENTS.findall(page)
-        keys, sizes = zip(*pairs) if pairs else ((), ())
-    return zip(keys, map(int, sizes))
 
 
 def _by_name(listed: list[tuple[str, int]], prefix_length: int) -> dict[str, int]:
@@ -97,10 +71,7 @@ class S3BlobStore(BlobStore):
                                      self._credentials, expiry_seconds)
         # Listings the registry makes itself go to the endpoint it reaches, signed for that host.
         self._internal_signer = PresignerV4(self.client.meta.endpoint_url, region, self._credentials, 300)
-        self._timeouts = (connect_timeout, read_timeout)
-        self._http = threading.local()
-        self._listing: tuple[ThreadPoolExecutor | None, int | None] = (None, None)
-        self._listing_lock = threading.Lock()
+        self.lister = PrefixLister(bucket, self._internal_signer, (connect_timeout, read_timeout), max_attempts)
 
     def _credentials(self):
         credentials = self.session.get_credentials()
@@ -143,57 +114,14 @@ class S3BlobStore(BlobStore):
     def batch_sizes(self, owner: str, batch: str, expected: int = 0) -> dict[str, int]:
         prefix = batch_prefix(owner, batch)
         with storage_errors("list batch"):
-            return _by_name(self._list_fast(prefix, expected), len(prefix))
-
-    def _list_fast(self, prefix: str, expected: int | None = None) -> list[tuple[str, int]]:
-        """Keys and sizes under `prefix`, read straight from the XML (botocore's parser costs five
-        times what S3 does), in 16 listings at once for a large prefix."""
-        parts = [prefix + digit for digit in "0123456789abcdef"] if (expected or 0) > PARALLEL_LISTING else [prefix]
-        return list(itertools.chain.from_iterable(self._listing_pool().map(self._list_pages, parts)))
-
-    def _listing_pool(self) -> ThreadPoolExecutor:
-        """The threads that list, kept by the process (made again after a fork): each keeps its
-        HTTP session, so a push's listing reuses open connections instead of opening 16."""
-        pool, pid = self._listing
-        if pid != os.getpid():
-            with self._listing_lock:
-                pool, pid = self._listing
-                if pid != os.getpid():
-                    pool = ThreadPoolExecutor(max_workers=LISTING_THREADS, thread_name_prefix="s3-listing")
-                    self._listing = (pool, os.getpid())
-        return pool
-
-    def _list_pages(self, prefix: str) -> list[tuple[str, int]]:
-        session = getattr(self._http, "session", None)
-        if session is None:
-            session = self._http.session = requests.Session()
-        found, token = [], None
-        while True:
-            query = {"list-type": "2", "prefix": prefix, "max-keys": MAX_KEYS,
-                     **({"continuation-token": token} if token else {})}
-            url = self._internal_signer.presign("GET", self.bucket, "", query=query)
-            try:
-                response = session.get(url, timeout=self._timeouts)
-            except requests.RequestException as exc:
-                raise StorageUnavailable(f"Blob storage did not answer (list): {exc}") from exc
-            if response.status_code == 403:
-                raise StorageAccessDenied("Blob storage refused the registry a listing: HTTP 403")
-            if response.status_code != 200:
-                raise StorageUnavailable(f"Blob storage refused a listing: HTTP {response.status_code}")
-            # S3 answers UTF-8 (requests would guess the charset of each page).
-            page = response.content.decode("utf-8", "replace")
-            found.extend(_keys_and_sizes(page))
-            match = _NEXT_TOKEN.search(page)
-            if not (_TRUNCATED.search(page) and match):
-                return found
-            token = match.group(1)
+            return _by_name(self.lister.list(prefix, expected), len(prefix))
 
     def sizes(self, owner: str, hashes: Iterable[str], batch: str | None = None) -> dict[str, int]:
         wanted = set(hashes)
         with storage_errors("sizes"):
             if len(wanted) > LIST_THRESHOLD:
                 prefix = object_key(owner, "", batch)
-                listed = self._list_fast(prefix, expected=len(wanted))
+                listed = self.lister.list(prefix, expected=len(wanted))
                 return {h: size for h, size in ((key[len(prefix):], size) for key, size in listed) if h in wanted}
             pool = ThreadPoolExecutor(max_workers=16)
             try:
@@ -249,7 +177,7 @@ class S3BlobStore(BlobStore):
     def staged_sizes(self, owner: str, pusher: str) -> dict[str, int]:
         prefix = staging_key(owner, pusher, "")
         with storage_errors("list staged"):
-            return _by_name(self._list_fast(prefix), len(prefix))
+            return _by_name(self.lister.list(prefix), len(prefix))
 
     def accept_staged(self, owner: str, pusher: str, hash_: str, batch: str | None = None) -> bool:
         # The copy is conditional on the ETag of what was checked: the pusher still holds a PUT

@@ -11,8 +11,9 @@ from registry import Settings, create_app
 from registry.models import Blob, Instance
 from registry.services import fragment_sets
 from registry.services.blobs import Stored
-from registry.storage import s3
+from registry.storage import s3_listing
 from registry.storage.s3 import S3BlobStore
+from registry.storage.s3_listing import PrefixLister
 from tests.conftest import s3_settings
 from tests.helpers import TestRegistry, build_tree, linked_hashes_by_instance, sha256, stored_key
 
@@ -32,17 +33,17 @@ def s3_registry(settings, seaweedfs, s3_bucket):
 def requests_to_s3(monkeypatch):
     """What the store asks S3 for (recorded, then done for real)."""
     seen = {"listed": [], "heads": 0}
-    list_pages, head_size = S3BlobStore._list_pages, S3BlobStore._head_size
+    list_pages, head_size = PrefixLister.pages, S3BlobStore._head_size
 
-    def listing(store, prefix):
+    def listing(lister, prefix):
         seen["listed"].append(prefix)
-        return list_pages(store, prefix)
+        return list_pages(lister, prefix)
 
     def head(store, owner, hash_, batch=None):
         seen["heads"] += 1
         return head_size(store, owner, hash_, batch)
 
-    monkeypatch.setattr(S3BlobStore, "_list_pages", listing)
+    monkeypatch.setattr(PrefixLister, "pages", listing)
     monkeypatch.setattr(S3BlobStore, "_head_size", head)
     return seen
 
@@ -149,12 +150,12 @@ def test_a_fragment_missing_from_the_batch_is_named(s3_registry):
     assert _blob_rows(s3_registry, "alice") == {}
 
 
-@pytest.mark.parametrize("expected", [40, s3.PARALLEL_LISTING + 1])  # one listing, or one per first hex digit
+@pytest.mark.parametrize("expected", [40, s3_listing.PARALLEL_LISTING + 1])  # one listing, or one per first hex digit
 def test_a_batch_listed_over_many_pages_is_listed_whole(s3_registry, monkeypatch, expected):
     alice = s3_registry.token("alice")
     pushed, _ = s3_registry.push(alice, "alice", "paged", files("paged", 40))
     assert pushed.status_code == 200, pushed.get_json()
-    monkeypatch.setattr(s3, "MAX_KEYS", "3")  # pages of three keys
+    monkeypatch.setattr(s3_listing, "MAX_KEYS", "3")  # pages of three keys
     batch = stored_key(s3_registry, "alice", sha256(b"paged 0")).split("/")[2]
     listed = s3_registry.state.store.batch_sizes("alice", batch, expected)
     assert listed == {sha256(data): len(data) for data in files("paged", 40).values()}
