@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from registry import Settings, create_app, migrate
 from registry.db import Base, make_engine
+from registry.storage import S3BlobStore
 from tests.helpers import TestRegistry
 from tests.support.quilt_cli import ensure_quilt_venv
 from tests.support.seaweedfs import SeaweedFS
@@ -109,6 +110,14 @@ def s3_bucket(seaweedfs):
             client.delete_object(Bucket=bucket, Key=item["Key"])
     for upload in client.list_multipart_uploads(Bucket=bucket).get("Uploads", ()):
         client.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+
+
+def s3_store(seaweedfs: SeaweedFS, bucket: str, **overrides) -> S3BlobStore:
+    """A store on the test SeaweedFS, one try per call unless `overrides` say otherwise."""
+    options = {"endpoint_url": seaweedfs.endpoint_url, "region": seaweedfs.region,
+               "access_key_id": seaweedfs.access_key, "secret_access_key": seaweedfs.secret_key,
+               "max_attempts": 1, **overrides}
+    return S3BlobStore(bucket, **options)
 
 
 def s3_settings(seaweedfs: SeaweedFS, bucket: str) -> dict:

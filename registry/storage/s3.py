@@ -70,8 +70,8 @@ class S3BlobStore(BlobStore):
         self.presigner = PresignerV4(public_endpoint_url or self.client.meta.endpoint_url, region,
                                      self._credentials, expiry_seconds)
         # Listings the registry makes itself go to the endpoint it reaches, signed for that host.
-        self._internal_signer = PresignerV4(self.client.meta.endpoint_url, region, self._credentials, 300)
-        self.lister = PrefixLister(bucket, self._internal_signer, (connect_timeout, read_timeout), max_attempts)
+        self.lister = PrefixLister(bucket, PresignerV4(self.client.meta.endpoint_url, region, self._credentials, 300),
+                                   (connect_timeout, read_timeout), max_attempts)
 
     def _credentials(self):
         credentials = self.session.get_credentials()

@@ -13,7 +13,7 @@ import pytest
 from registry import Settings, create_app
 from registry.errors import StorageAccessDenied, StorageUnavailable
 from registry.storage.s3 import S3BlobStore
-from tests.conftest import s3_settings
+from tests.conftest import s3_settings, s3_store
 from tests.helpers import TestRegistry
 from tests.support.stalling_proxy import StallingProxy
 
@@ -38,9 +38,8 @@ def stored(seaweedfs, s3_bucket) -> dict[str, int]:
 
 
 def store_through(proxy: StallingProxy, seaweedfs, bucket: str, attempts: int) -> S3BlobStore:
-    return S3BlobStore(bucket, endpoint_url=proxy.url, region=seaweedfs.region,
-                       access_key_id=seaweedfs.access_key, secret_access_key=seaweedfs.secret_key,
-                       connect_timeout=TIMEOUT, read_timeout=TIMEOUT, max_attempts=attempts)
+    return s3_store(seaweedfs, bucket, endpoint_url=proxy.url, connect_timeout=TIMEOUT, read_timeout=TIMEOUT,
+                    max_attempts=attempts)
 
 
 def test_a_page_left_unanswered_is_asked_for_again(proxy, seaweedfs, s3_bucket, stored, caplog):

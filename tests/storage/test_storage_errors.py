@@ -12,18 +12,11 @@ from registry import Settings, create_app
 from registry.errors import FragmentMissing, StorageAccessDenied, StorageUnavailable
 from registry.storage import LocalBlobStore, S3BlobStore
 from registry.storage import local as local_module
-from tests.conftest import s3_settings
+from tests.conftest import s3_settings, s3_store
 from tests.helpers import sha256
 
 DATA = b"0123456789" * 100
 ABSENT = "f" * 64
-
-
-def s3_store(seaweedfs, bucket, **overrides) -> S3BlobStore:
-    options = {"endpoint_url": seaweedfs.endpoint_url, "region": seaweedfs.region,
-               "access_key_id": seaweedfs.access_key, "secret_access_key": seaweedfs.secret_key,
-               "max_attempts": 1, **overrides}
-    return S3BlobStore(bucket, **options)
 
 
 @pytest.fixture(params=["local", "s3"])

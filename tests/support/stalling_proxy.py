@@ -12,11 +12,19 @@ looked at: a client that timed out or was answered `Connection: close` opens a n
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 from http import HTTPStatus
 
 HOLD_SECONDS = 30  # longer than any timeout under test; stop() ends the wait at once
+
+
+@dataclasses.dataclass
+class _Plan:
+    marker: bytes  # in the request line
+    status: int | None  # the answer, or None: no answer
+    left: int  # requests still to treat so
 
 
 class StallingProxy:
@@ -27,7 +35,7 @@ class StallingProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._plans: list[list] = []  # [marker, status or None (hold), times left]
+        self._plans: list[_Plan] = []
         self._sockets: set[socket.socket] = set()
         self.held = 0
         self.answered = 0
@@ -37,12 +45,12 @@ class StallingProxy:
     def hold(self, marker: bytes, times: int = 1) -> None:
         """Leave the next `times` requests whose request line holds `marker` unanswered."""
         with self._lock:
-            self._plans.append([marker, None, times])
+            self._plans.append(_Plan(marker, None, times))
 
     def answer(self, marker: bytes, status: int, times: int = 1) -> None:
         """Answer the next `times` such requests with `status` (an S3 error body), unforwarded."""
         with self._lock:
-            self._plans.append([marker, status, times])
+            self._plans.append(_Plan(marker, status, times))
 
     def __enter__(self) -> StallingProxy:
         return self
@@ -77,21 +85,21 @@ class StallingProxy:
         plan = self._take(head.split(b"\r\n", 1)[0])
         if plan is None:
             return self._forward(client, head)
-        if plan[1] is None:
+        if plan.status is None:
             with self._lock:
                 self.held += 1
             self._stopping.wait(HOLD_SECONDS)
         else:
             with self._lock:
                 self.answered += 1
-            _answer(client, head, plan[1])
+            _answer(client, head, plan.status)
         _close(client)
 
-    def _take(self, request_line: bytes) -> list | None:
+    def _take(self, request_line: bytes) -> _Plan | None:
         with self._lock:
             for plan in self._plans:
-                if plan[0] in request_line and plan[2] > 0:
-                    plan[2] -= 1
+                if plan.marker in request_line and plan.left > 0:
+                    plan.left -= 1
                     return plan
         return None
 
