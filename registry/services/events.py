@@ -146,13 +146,13 @@ class EventBuffer:
         keeping them to try again)."""
         with self._write_lock:
             with self._lock:
-                rows, self._rows = self._rows, []
+                rows, self._rows, arrived = self._rows, [], self._oldest
             if not rows:
                 return 0
             try:
                 self._write(rows)
             except BaseException:
-                self._put_back(rows)
+                self._put_back(rows, arrived)
                 raise
             return len(rows)
 
@@ -199,10 +199,14 @@ class EventBuffer:
                 log.warning("could not write %d buffered events; retrying", self.pending(), exc_info=True)
                 time.sleep(RETRY_SECONDS)
 
-    def _put_back(self, rows: list[dict]) -> None:
+    def _put_back(self, rows: list[dict], arrived: float) -> None:
+        """Rows a write failed to take, back in front of any that came since: due when they were
+        (the writer retries those it failed on after its pause; a flush of rows not yet due, by
+        stop() or by hand, leaves them to their own time rather than making them due at once)."""
         with self._lock:
             self._rows[:0] = rows
-            self._oldest = time.monotonic() - self.flush_seconds  # due again at the next try
+            self._oldest = arrived
+            self._wake.notify()  # the writer may be waiting for a later deadline than theirs
             excess = len(self._rows) - self.max_pending
             if excess > 0:
                 del self._rows[:excess]
