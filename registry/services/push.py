@@ -13,7 +13,7 @@ from .. import exact_json, names, tree
 from ..db import utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..models import Access, Instance, Log, Package
-from . import blobs, fragment_sets, permissions, push_storage, readme, tags, trees
+from . import blobs, fragment_sets, permissions, push_storage, readme, tags, trees, upload_urls
 from .blobs import Stored
 from .context import Context
 from .instances import find_instance
@@ -55,7 +55,8 @@ def push_instance(ctx: Context, owner: str, name: str, top_hash: str, request: P
         if tree.tophash(request.contents) != top_hash:
             raise BadRequest("Wrong contents hash")
         if request.dry_run:
-            return {"upload_urls": _upload_urls(ctx, owner, writable_package(ctx, owner, name, request), hashes)}
+            return {"upload_urls": upload_urls.upload_urls(ctx, owner, writable_package(ctx, owner, name, request),
+                                                          hashes)}
         if set(request.sizes) != hashes:
             raise BadRequest("Sizes don't match the hashes")
         return _commit_checked(ctx, writable_package(ctx, owner, name, request), owner, name, top_hash, request,
@@ -191,7 +192,7 @@ def push_subpackage(ctx: Context, owner: str, name: str, subpath: list[str], req
     package = writable_package(ctx, owner, name, request)
     if request.dry_run:
         _graft(_latest_tree(ctx, package)[0], subpath, request.contents)  # a bad path fails early
-        return {"upload_urls": _upload_urls(ctx, owner, package, hashes)}
+        return {"upload_urls": upload_urls.upload_urls(ctx, owner, package, hashes)}
     with push_storage.batch_listing(ctx, owner, request.sizes, request.dry_run) as listing:
         existing, fresh = push_storage.check_fragments_stored(ctx, owner, package, request.sizes, listing)
     package = _locked(ctx, package)  # before reading `latest`: concurrent merges must not lose one
@@ -243,55 +244,6 @@ def _locked(ctx: Context, package: Package | None) -> Package | None:
 
 def _folded(owner: str, name: str) -> str:
     return f"{owner.lower()}/{name.lower()}"
-
-
-def _reusable(ctx: Context, owner: str, package: Package | None, hashes) -> tuple[dict[str, Stored], dict[str, Stored]]:
-    """The fragments the pusher may reuse: those of the package's `latest` instance (which it
-    may read: it pushes to it), read as one fragment set, and those of the rest that
-    `permissions.readable_fragments` finds. A new instance that changes a few fragments of a big
-    one so costs a few hundred rows, not a lookup per fragment. Returns both parts: only the
-    second may hold fragments no instance references (the owner's leftovers)."""
-    in_latest = push_storage.in_latest_of(ctx, package, hashes)
-    return in_latest, permissions.readable_fragments(ctx, owner, [h for h in hashes if h not in in_latest])
-
-
-def reusable_for_upload(ctx: Context, owner: str, package: Package | None, hashes) -> dict[str, Stored]:
-    """The fragments a client about to upload may skip (see `_reusable`), kept from garbage
-    collection meanwhile: those no instance holds are touched."""
-    in_latest, elsewhere = _reusable(ctx, owner, package, hashes)
-    blobs.touch(ctx.session, owner, elsewhere)
-    return {**in_latest, **elsewhere}
-
-
-def _upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[str]) -> dict[str, dict[str, str]]:
-    """The client HEADs each fragment and PUTs those that do not answer 200 (protocol.md 8.2).
-    A fragment the pusher may reuse is HEADed where it is stored; one it may not reuse (stored
-    for a package it cannot read, or not stored at all: the two must look alike) is HEADed and
-    PUT at the pusher's own staging key, verified at commit. Only the owner's fragments that are
-    not stored yet go straight to their key (on S3, in the push's upload batch: see
-    BlobStore.upload_batch); no PUT URL ever points at a stored fragment."""
-    reusable = reusable_for_upload(ctx, owner, package, hashes)
-    store, pusher = ctx.store, ctx.actor.name
-    ordered = sorted(hashes)
-    reused = [h for h in ordered if h in reusable]
-    unknown = [h for h in ordered if h not in reusable]
-    heads: dict[str, str] = {}
-    puts: dict[str, str] = {}
-    by_batch: dict[str | None, list[str]] = {}
-    for h in reused:
-        by_batch.setdefault(reusable[h].batch, []).append(h)
-    for batch, chosen in by_batch.items():
-        heads.update(zip(chosen, store.object_urls("HEAD", owner, chosen, batch)))
-    if pusher == owner:
-        batch = store.upload_batch(owner, hashes)
-        heads.update(zip(unknown, store.object_urls("HEAD", owner, unknown, batch)))
-        puts.update(zip(unknown, store.object_urls("PUT", owner, unknown, batch)))
-        staged = reused  # `quilt push --reupload` PUTs those anyway: into staging, replacing nothing
-    else:
-        heads.update(zip(unknown, store.staging_urls("HEAD", owner, pusher, unknown)))
-        staged = ordered
-    puts.update(zip(staged, store.staging_urls("PUT", owner, pusher, staged)))
-    return {h: {"head": heads[h], "put": puts[h]} for h in ordered}
 
 
 def _commit_push(ctx: Context, package: Package | None, owner: str, name: str, top_hash: str, contents: dict,

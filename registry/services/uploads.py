@@ -30,7 +30,7 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..models import MultipartUpload
 from ..storage.base import UploadTarget
 from ..storage.sigv4 import checksum_sha256
-from . import blobs, permissions, push
+from . import blobs, permissions, push, upload_urls
 from .context import Context
 
 MAX_PARTS = 10_000  # S3's limit
@@ -53,7 +53,7 @@ def plan(ctx: Context, owner: str, name: str, sizes: dict[str, int]) -> dict:
     too_big = [h for h, size in sizes.items() if size > MAX_FRAGMENT_BYTES]
     if too_big:
         raise BadRequest(f"A fragment may be at most {MAX_FRAGMENT_BYTES} bytes: {too_big[0]}")
-    reusable = push.reusable_for_upload(ctx, owner, package, sizes)
+    reusable = upload_urls.reusable_for_upload(ctx, owner, package, sizes)
     store, pusher = ctx.store, ctx.actor.name
     # Uploaded in parts before (a push that failed after): the push finds them where they are.
     big = [h for h, size in sizes.items() if size > ctx.settings.multipart_threshold_bytes and h not in reusable]
@@ -80,7 +80,7 @@ def start_multipart(ctx: Context, owner: str, name: str, hash_: str, size: int, 
     """The multipart upload of one fragment by the caller: a new one, or the one it started
     before with the same parts (then the answer says which parts arrived)."""
     package = _writable(ctx, owner, name)
-    if hash_ in push.reusable_for_upload(ctx, owner, package, [hash_]):
+    if hash_ in upload_urls.reusable_for_upload(ctx, owner, package, [hash_]):
         return {"stored": True}
     part_size = part_size_for(ctx, size)
     count = -(-size // part_size)
