@@ -16,7 +16,6 @@ from typing import Any, Iterator
 from .errors import BadRequest, NotFound
 
 HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would also match before a trailing newline
-_HEX = re.compile(r"[0-9a-f]*")
 MAX_DEPTH = 64
 MAX_NAME_LENGTH = 255
 
@@ -45,8 +44,13 @@ def is_hash(value: Any) -> bool:
 
 def are_hashes(values: list) -> bool:
     """`all(is_hash(v) for v in values)`, in C for the 100,000 keys of a push's sizes."""
-    return (set(map(type, values)) <= {str} and set(map(len, values)) <= {64}
-            and _HEX.fullmatch("".join(values)) is not None)
+    return set(map(type, values)) <= {str} and set(map(len, values)) <= {64} and is_lower_hex("".join(values))
+
+
+def is_lower_hex(text: str) -> bool:
+    """Whether `text` holds only the digits 0-9 and a-f (or nothing): a quarter of what a regular
+    expression costs over the 6.4 MB of a push's 100,000 hashes joined."""
+    return text.isascii() and not text.encode().translate(None, b"0123456789abcdef")
 
 def validate(node: Any, *, root: bool, at: tuple[str, ...] = ()) -> set[str]:
     """Raise BadRequest unless `node` is a well-formed tree (a ROOT when `root`, else a subtree,

@@ -31,8 +31,8 @@ def upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[s
     not stored yet go straight to their key (on S3, in the push's upload batch: see
     BlobStore.upload_batch); no PUT URL ever points at a stored fragment."""
     store, pusher = ctx.store, ctx.actor.name
-    reusable = reusable_for_upload(ctx, owner, package, hashes)
     ordered = sorted(hashes)
+    reusable = reusable_for_upload(ctx, owner, package, ordered)  # sorted: the lookup's order
     reused = [h for h in ordered if h in reusable]
     unknown = [h for h in ordered if h not in reusable]
     heads: dict[str, str] = {}

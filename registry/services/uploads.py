@@ -53,7 +53,8 @@ def plan(ctx: Context, owner: str, name: str, sizes: dict[str, int]) -> dict:
     too_big = [h for h, size in sizes.items() if size > MAX_FRAGMENT_BYTES]
     if too_big:
         raise BadRequest(f"A fragment may be at most {MAX_FRAGMENT_BYTES} bytes: {too_big[0]}")
-    reusable = upload_urls.reusable_for_upload(ctx, owner, package, sizes)
+    ordered = sorted(sizes)
+    reusable = upload_urls.reusable_for_upload(ctx, owner, package, ordered)
     store, pusher = ctx.store, ctx.actor.name
     # Uploaded in parts before (a push that failed after): the push finds them where they are.
     big = [h for h, size in sizes.items() if size > ctx.settings.multipart_threshold_bytes and h not in reusable]
@@ -62,7 +63,7 @@ def plan(ctx: Context, owner: str, name: str, sizes: dict[str, int]) -> dict:
     expires_at = _expires_at(ctx)
     threshold = ctx.settings.multipart_threshold_bytes
     fragments = {}
-    for h in sorted(sizes):
+    for h in ordered:
         size = sizes[h]
         if h in reusable or h in uploaded:
             fragments[h] = {"action": "stored"}
