@@ -52,6 +52,7 @@ def is_lower_hex(text: str) -> bool:
     expression costs over the 6.4 MB of a push's 100,000 hashes joined."""
     return text.isascii() and not text.encode().translate(None, b"0123456789abcdef")
 
+
 def validate(node: Any, *, root: bool, at: tuple[str, ...] = ()) -> set[str]:
     """Raise BadRequest unless `node` is a well-formed tree (a ROOT when `root`, else a subtree,
     which lies at the path `at` below the root: errors name the whole path, and the depth bound

@@ -43,7 +43,7 @@ def upload_urls(ctx: Context, owner: str, package: Package | None, hashes: set[s
     for batch, chosen in by_batch.items():
         heads.update(zip(chosen, store.object_urls("HEAD", owner, chosen, batch)))
     if pusher == owner:
-        batch = store.upload_batch(owner, hashes)
+        batch = store.upload_batch(owner, ordered)  # it sorts them: a sorted list costs a pass
         heads.update(zip(unknown, store.object_urls("HEAD", owner, unknown, batch)))
         puts.update(zip(unknown, store.object_urls("PUT", owner, unknown, batch)))
         staged = reused  # `quilt push --reupload` PUTs those anyway: into staging, replacing nothing

@@ -59,7 +59,7 @@ def plan(ctx: Context, owner: str, name: str, sizes: dict[str, int]) -> dict:
     # Uploaded in parts before (a push that failed after): the push finds them where they are.
     big = [h for h, size in sizes.items() if size > ctx.settings.multipart_threshold_bytes and h not in reusable]
     uploaded = {h for h, size in blobs.completed_uploads(ctx.session, owner, pusher, big).items() if size == sizes[h]}
-    batch = store.upload_batch(owner, sizes) if pusher == owner else None
+    batch = store.upload_batch(owner, ordered) if pusher == owner else None
     expires_at = _expires_at(ctx)
     threshold = ctx.settings.multipart_threshold_bytes
     fragments = {}
