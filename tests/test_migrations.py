@@ -1,9 +1,14 @@
 """The migrations build exactly the schema the models describe, and run down and up again."""
 
-from sqlalchemy import inspect
+import datetime as dt
+
+import pytest
+from sqlalchemy import insert, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from registry import migrate
 from registry.db import Base, make_engine
+from registry.models import Blob, ChunkBlob, FragmentChunk
 
 
 def test_migrations_match_models_and_run_down_and_up(clean_database):
@@ -38,3 +43,34 @@ def test_drift_is_detected(clean_database):
         diff = compare_metadata(MigrationContext.configure(connection), metadata)
     engine.dispose()
     assert [d[0] for d in diff] == ["add_column"] and diff[0][3].name == "shoe_size"
+
+
+def test_blob_key_by_hash_keeps_every_row_and_link(clean_database):
+    """Migration 0009 swaps the blob table's unique key to (hash, owner). On SQLite that means
+    rebuilding a table other rows point to: the rows and the links to them survive, foreign
+    keys are enforced again afterwards, and the rule (one row per owner and hash) still holds."""
+    engine = make_engine(clean_database)
+    try:
+        migrate.downgrade(engine, "0008")
+        when = dt.datetime(2026, 12, 7, 10)
+        with engine.begin() as connection:  # the tables' columns are those of 0008
+            connection.execute(insert(Blob.__table__), [
+                {"id": 7, "owner": "alice", "hash": "a" * 64, "size": 3, "created_at": when},
+                {"id": 8, "owner": "bob", "hash": "a" * 64, "size": 4, "created_at": when}])
+            connection.execute(insert(FragmentChunk.__table__), [{"id": 5, "digest": "d" * 64, "count": 2, "records": b"x"}])
+            connection.execute(insert(ChunkBlob.__table__), [{"chunk_id": 5, "blob_id": 7}, {"chunk_id": 5, "blob_id": 8}])
+        migrate.upgrade(engine)
+        assert migrate.model_drift(engine) == []
+        with engine.connect() as connection:
+            assert connection.execute(select(Blob.id, Blob.owner, Blob.size).order_by(Blob.id)).all() == [
+                (7, "alice", 3), (8, "bob", 4)]
+            assert connection.execute(select(ChunkBlob.blob_id).order_by(ChunkBlob.blob_id)).scalars().all() == [7, 8]
+        keys = {c["name"]: c["column_names"] for c in inspect(engine).get_unique_constraints("blob")}
+        assert keys == {"uq_blob_hash_owner": ["hash", "owner"]}
+        with pytest.raises(IntegrityError), engine.begin() as connection:  # the same owner and hash again
+            connection.execute(insert(Blob.__table__), [{"owner": "bob", "hash": "a" * 64, "size": 1, "created_at": when}])
+        with pytest.raises(IntegrityError), engine.begin() as connection:  # a link to no blob
+            connection.execute(insert(ChunkBlob.__table__), [{"chunk_id": 5, "blob_id": 999}])
+    finally:
+        migrate.upgrade(engine)
+        engine.dispose()

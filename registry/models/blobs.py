@@ -31,7 +31,9 @@ class Blob(Base):
     checked_at: Mapped[dt.datetime | None] = mapped_column(Timestamp())
     problem: Mapped[str | None] = mapped_column(String(16))
 
-    __table_args__ = (UniqueConstraint("owner", "hash"),)
+    # Hash first: `POST /api/get_objects` names hashes without their owner; every other lookup
+    # names both (migration 0009).
+    __table_args__ = (UniqueConstraint("hash", "owner"),)
 
 
 class FragmentChunk(Base):

@@ -81,8 +81,8 @@ def _columns(owner: str, fresh: dict[str, Stored], ordered: list[str]) -> bulk.C
 
 
 # Only the id range is in WHERE, so the plan is a primary-key range scan of exactly those rows.
-# With `owner = :owner` there too, MariaDB would often pick the (owner, hash) index instead (it
-# covers every column used) and walk all the owner's rows: a cost growing with history.
+# With `owner = :owner` there too, MariaDB often took the unique key while it was (owner, hash)
+# (before migration 0009; it covers every column used) and walked all the owner's rows.
 _PROOF = text("SELECT COUNT(*), COALESCE(SUM(`owner` = :owner), 0),"
               " COALESCE(SUM(CRC32(`hash`) * (`id` - :first + 1)), 0) FROM `blob` WHERE `id` BETWEEN :first AND :last")
 

@@ -1,11 +1,14 @@
 """GET /api/package/..., package lists and POST /api/get_objects (protocol.md 9.4-9.6)."""
 
+import hashlib
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from registry.models import Event
+from registry.models import Access, Event, Instance, Package
+from registry.services import blobs, fragment_sets, permissions
+from registry.services.fragment_sets import Stored
 from tests.helpers import build_tree, sha256
 
 FILES = {"README": b"# Demo\n", "data/table.csv": b"a,b\n1,2\n", "data/raw/bytes.bin": bytes(range(256)),
@@ -147,3 +150,55 @@ def test_get_objects_returns_only_readable_fragments(registry):
 def test_the_client_analytics_endpoint_accepts_anything(registry):
     response = registry.api("POST", "/api/log", body=[{"type": "build", "package": "x", "dry_run": False}])
     assert (response.status_code, response.get_json()) == (200, {})
+
+
+def test_get_objects_finds_its_hashes_through_the_blob_key(registry):
+    """`POST /api/get_objects` names hashes without owners: the blob table's key starts with the
+    hash (migration 0009), so each is found by a lookup, not by walking what the registry
+    holds. With the key (owner, hash), MariaDB read every row of the table for each 2,000
+    hashes, and SQLite went through every instance's chunk links; anyone may send 100,000."""
+    registry.create_user("alice")
+    registry.create_user("carol")
+    registry.push(registry.token("alice"), "alice", "open", {"a": b"public bytes"}, is_public=True)
+    others = {hashlib.sha256(str(n).encode()).hexdigest(): Stored(5) for n in range(20_000)}
+    with registry.state.session_factory() as session:  # a public package of 20,000 fragments
+        package = Package(owner="carol", name="big", folded_handle="carol/big")
+        session.add(package)
+        session.flush()
+        session.add_all(Access(package_id=package.id, principal=p) for p in ("carol", permissions.PUBLIC))
+        instance = Instance(package_id=package.id, hash="e" * 64, created_by="carol", updated_by="carol")
+        session.add(instance)
+        session.flush()
+        _, ids = blobs.add_blobs(session, "carol", others)
+        fragment_sets.write(session, instance.id, "carol", others, ids)
+        session.commit()
+    engine = registry.state.engine
+    if engine.dialect.name != "sqlite":  # the statistics a server keeps up to date, now
+        with engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE TABLE `blob`, chunk_blob, instance_chunk, instance, package, access")
+    seen: list[tuple[str, object]] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        if "chunk_blob" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        asked = [sha256(b"public bytes"), *list(others)[:100], "f" * 64]
+        answer = registry.api("POST", "/api/get_objects", body=asked)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert answer.get_json()["sizes"] == {sha256(b"public bytes"): 12, **{h: 5 for h in list(others)[:100]}}
+    assert seen
+    for statement, parameters in seen:
+        cursor = engine.raw_connection().cursor()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            steps = [row[3] for row in cursor.fetchall() if " blob " in f" {row[3]} "]
+            assert steps and all(step.startswith("SEARCH blob USING") and "(hash=?)" in step for step in steps), steps
+        else:
+            cursor.execute("EXPLAIN " + statement, parameters)
+            columns = [d[0] for d in cursor.description]
+            plan = [dict(zip(columns, row)) for row in cursor.fetchall()]
+            assert [row["key"] for row in plan if row["table"] == "blob"] == ["uq_blob_hash_owner"], [(r["table"], r["type"], r["key"], r["rows"]) for r in plan]
+        cursor.close()

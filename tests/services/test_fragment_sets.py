@@ -179,9 +179,9 @@ def test_statements_whose_ids_follow_on_are_proven_by_one_query(registry):
 
 def test_proving_ids_reads_only_their_rows_however_many_the_owner_has(registry):
     """The aggregate that proves a push's ids scans their id range, not the owner's rows: with
-    `owner = ?` in its WHERE, MariaDB chose the (owner, hash) index, which covers every column it
-    reads, and walked all of them (here 50,000 rows for a push of 10,000), so each push cost
-    more the more its owner stored."""
+    `owner = ?` in its WHERE, MariaDB chose the unique key while it was (owner, hash), which
+    covers every column it reads, and walked all of them (here 50,000 rows for a push of
+    10,000), so each push cost more the more its owner stored."""
     if registry.state.engine.dialect.name == "sqlite":
         pytest.skip("ids are proven on MariaDB/MySQL only; SQLite's are read back")
     with registry.state.session_factory() as session:
