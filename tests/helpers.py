@@ -3,6 +3,7 @@ with fragment bytes moved through whatever URLs the registry hands out (its own 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -10,7 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from registry.models import User
 from registry.services import users
@@ -202,3 +203,18 @@ def put_s3_object(seaweedfs, bucket: str, key: str, data: bytes) -> None:
         if "BucketAlready" not in str(exc):
             raise
     client.put_object(Bucket=bucket, Key=key, Body=data)
+
+
+@contextlib.contextmanager
+def recorded_statements(engine):
+    """The statements (with their parameters) the engine runs in the block."""
+    seen: list[tuple[str, object]] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)

@@ -37,7 +37,7 @@ def select_in(session: Session, query: Select, column, values) -> Iterator:
     """The rows of `query` where `column` is among `values`, CHUNK values per statement, in
     order. Hex digests (a push looks up 100,000) are written into the SQL as they are, without
     the per-value work of binding them; anything else is bound."""
-    for part in chunked(sorted_unique(values), CHUNK):
+    for part in chunked(sorted_unique(values)):
         if is_lower_hex("".join(part)):  # so it can be written into SQL as it is
             listed = literal_column("('" + "','".join(part) + "')")
             yield from session.execute(query.where(column.op("IN")(listed)), execution_options=_UNCACHED)

@@ -4,12 +4,12 @@ import hashlib
 import json
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from registry.models import Access, Event, Instance, Package
 from registry.services import blobs, fragment_sets, permissions
 from registry.services.fragment_sets import Stored
-from tests.helpers import build_tree, sha256
+from tests.helpers import build_tree, recorded_statements, sha256
 
 FILES = {"README": b"# Demo\n", "data/table.csv": b"a,b\n1,2\n", "data/raw/bytes.bin": bytes(range(256)),
          "empty": b""}
@@ -176,29 +176,23 @@ def test_get_objects_finds_its_hashes_through_the_blob_key(registry):
     if engine.dialect.name != "sqlite":  # the statistics a server keeps up to date, now
         with engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE TABLE `blob`, chunk_blob, instance_chunk, instance, package, access")
-    seen: list[tuple[str, object]] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        if "chunk_blob" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        asked = [sha256(b"public bytes"), *list(others)[:100], "f" * 64]
+    asked = [sha256(b"public bytes"), *list(others)[:100], "f" * 64]
+    with recorded_statements(engine) as recorded:
         answer = registry.api("POST", "/api/get_objects", body=asked)
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
     assert answer.get_json()["sizes"] == {sha256(b"public bytes"): 12, **{h: 5 for h in list(others)[:100]}}
+    seen = [(statement, parameters) for statement, parameters in recorded if "chunk_blob" in statement]
     assert seen
-    for statement, parameters in seen:
-        cursor = engine.raw_connection().cursor()
-        if engine.dialect.name == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-            steps = [row[3] for row in cursor.fetchall() if " blob " in f" {row[3]} "]
-            assert steps and all(step.startswith("SEARCH blob USING") and "(hash=?)" in step for step in steps), steps
-        else:
-            cursor.execute("EXPLAIN " + statement, parameters)
-            columns = [d[0] for d in cursor.description]
-            plan = [dict(zip(columns, row)) for row in cursor.fetchall()]
-            assert [row["key"] for row in plan if row["table"] == "blob"] == ["uq_blob_hash_owner"], [(r["table"], r["type"], r["key"], r["rows"]) for r in plan]
+    with engine.connect() as connection:
+        cursor = connection.connection.dbapi_connection.cursor()
+        for statement, parameters in seen:
+            if engine.dialect.name == "sqlite":
+                cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+                steps = [row[3] for row in cursor.fetchall() if " blob " in f" {row[3]} "]
+                assert steps and all(step.startswith("SEARCH blob USING") and "(hash=?)" in step for step in steps), steps
+            else:
+                cursor.execute("EXPLAIN " + statement, parameters)
+                columns = [d[0] for d in cursor.description]
+                plan = [dict(zip(columns, row)) for row in cursor.fetchall()]
+                assert [row["key"] for row in plan if row["table"] == "blob"] == ["uq_blob_hash_owner"], \
+                    [(row["table"], row["type"], row["key"], row["rows"]) for row in plan]
         cursor.close()

@@ -4,17 +4,16 @@ still knows every live fragment. On both databases."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 
 import pytest
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from registry.models import Blob, ChunkBlob, FragmentChunk, Instance, InstanceChunk, Package
 from registry.services import blobs, bulk, fragment_sets
 from registry.services.fragment_sets import Stored
-from tests.helpers import linked_hashes_by_instance
+from tests.helpers import linked_hashes_by_instance, recorded_statements
 
 OWNER = "alice"
 COUNT = 20_000
@@ -147,7 +146,7 @@ def test_blob_ids_are_those_the_database_gave_also_beside_another_pushs_rows(reg
     with registry.state.session_factory() as session:
         blobs.add_blobs(session, OWNER, first)  # "another push", one whole statement of the next
         session.commit()
-        with _statements(registry.state.engine) as seen:
+        with recorded_statements(registry.state.engine) as seen:
             rows, ids = blobs.add_blobs(session, OWNER, wanted)
         session.commit()
         read_back = [statement.count("'") // 2 or len(parameters) - 1 for statement, parameters in seen
@@ -168,7 +167,7 @@ def test_statements_whose_ids_follow_on_are_proven_by_one_query(registry):
     ids; none is read back. The ids are the rows' (both databases)."""
     wanted = fragments(range(5000))
     with registry.state.session_factory() as session:
-        with _statements(registry.state.engine) as seen:
+        with recorded_statements(registry.state.engine) as seen:
             rows, ids = blobs.add_blobs(session, OWNER, wanted)
         session.commit()
         in_database = dict(session.execute(select(Blob.hash, Blob.id).where(Blob.owner == OWNER)).all())
@@ -205,21 +204,6 @@ def test_proving_ids_reads_only_their_rows_however_many_the_owner_has(registry):
 def _rows_read(session) -> int:
     status = dict(session.execute(text("SHOW SESSION STATUS LIKE 'Handler_read%'")).all())
     return sum(int(value) for value in status.values())
-
-
-@contextlib.contextmanager
-def _statements(engine):
-    """The statements (with their parameters) the engine runs in the block."""
-    seen: list[tuple[str, object]] = []
-
-    def note(conn, cursor, statement, parameters, context, executemany):
-        seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def test_blob_rows_written_ahead_are_the_rows_add_blobs_writes(registry):
