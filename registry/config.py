@@ -56,6 +56,9 @@ class Settings:
     database_connect_timeout: int = 3  # MariaDB/MySQL: to open a connection
     database_read_timeout: int = 4  # MariaDB/MySQL: the server may stay silent this long in a statement
     database_write_timeout: int = 4  # MariaDB/MySQL: sending one statement
+    # The database itself stops a statement after this long (0: never), so the work of one the
+    # client gave up on ends too: below the read timeout (MySQL: SELECTs only; SQLite: reads only).
+    database_statement_timeout: float = 3.5
     database_lock_timeout: int = 3  # MariaDB/MySQL innodb_lock_wait_timeout; below the read timeout
     database_pool_timeout: int = 3  # a request waits this long for a free database connection
     healthcheck_timeout: int = 2  # /healthcheck gives each dependency this long to answer
@@ -133,6 +136,8 @@ class Settings:
         if self.read_cache not in READ_CACHE_PLACES and not self.read_cache.startswith(REDIS_SCHEMES):
             raise ValueError("REGISTRY_READ_CACHE must be auto, off, host or a redis:// URL, "
                              f"not {self.read_cache!r}")
+        if not 0 <= self.database_statement_timeout < float("inf"):
+            raise ValueError("REGISTRY_DATABASE_STATEMENT_TIMEOUT must be a number of seconds, 0 or more")
         if not 1 <= self.part_urls_per_request <= 10_000:
             raise ValueError("REGISTRY_PART_URLS_PER_REQUEST must be between 1 and 10000")
 
@@ -155,6 +160,8 @@ def _parse(field: dataclasses.Field, raw: str):
         return _flag(raw)
     if kind == "int":
         return int(raw)
+    if kind == "float":
+        return float(raw)
     if kind == "Path":
         return Path(raw)
     return raw

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from . import db_connections
+from . import db_connections, statement_limits
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -93,12 +93,13 @@ class DatabaseTimeouts:
     write: int | None = None
     lock: int | None = None  # innodb_lock_wait_timeout: below `read`, so a lock wait ends cleanly
     pool: int | None = None  # waiting for a free connection of the pool
+    statement: float | None = None  # the database stops a statement after this (registry.statement_limits)
 
     @classmethod
     def from_settings(cls, settings) -> "DatabaseTimeouts":
         return cls(connect=settings.database_connect_timeout, read=settings.database_read_timeout,
                    write=settings.database_write_timeout, lock=settings.database_lock_timeout,
-                   pool=settings.database_pool_timeout)
+                   pool=settings.database_pool_timeout, statement=settings.database_statement_timeout or None)
 
     def connect_args(self) -> dict:
         """For PyMySQL and mysqlclient, which take the same keywords."""
@@ -122,7 +123,7 @@ def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, *, pooled: b
         busy_seconds = timeouts.lock if timeouts is not None and timeouts.lock else 30
         engine = create_engine(url, connect_args={"timeout": busy_seconds}, **pool_args)
         event.listen(engine, "connect", functools.partial(_configure_sqlite, busy_ms=busy_seconds * 1000))
-        return engine
+        return _bounded(engine, timeouts)
     if url.startswith("mysql") and "charset=" not in url:
         url += ("&" if "?" in url else "?") + "charset=utf8mb4"
     connect_args = {}
@@ -138,6 +139,13 @@ def make_engine(url: str, timeouts: DatabaseTimeouts | None = None, *, pooled: b
     if lazy:  # one round trip for a read instead of three (see registry.db_connections)
         db_connections.begin_at_first_write(engine)
         db_connections.check_on_checkout(engine)
+    return _bounded(engine, timeouts)
+
+
+def _bounded(engine: Engine, timeouts: DatabaseTimeouts | None) -> Engine:
+    known_driver = engine.dialect.name == "sqlite" or engine.dialect.driver in MYSQL_TIMEOUT_DRIVERS
+    if timeouts is not None and timeouts.statement and known_driver:
+        statement_limits.bound_statements(engine, timeouts.statement)
     return engine
 
 

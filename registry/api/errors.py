@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from .. import metrics
 from ..errors import (BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RegistryError, TooManyRequests,
                       Unauthorized, UnsupportedMediaType)
+from ..statement_limits import is_statement_timeout
 from ..unit_of_work import CONCURRENT_CHANGE, DATABASE_UNAVAILABLE, discard_session, is_database_unavailable
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,12 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(409, CONCURRENT_CHANGE, Conflict.code)
 
     def _database_unavailable(exc: Exception):
+        if is_statement_timeout(getattr(exc, "orig", None)):
+            # The database stopped the statement at its bound; the request's work was rolled back.
+            log.warning("database statement stopped at its time bound on %s %s", request.method, request.path)
+            return error_response(503, "The database took too long over this request and stopped it; "
+                                       "please retry later, or ask for less (for a search, fewer words).",
+                                  "database_timeout")
         if not is_database_unavailable(exc):
             return _unexpected(exc)  # a statement the database refused is a bug, not an outage
         # Lost connections, timeouts, a server restarting: the request's work was rolled back.

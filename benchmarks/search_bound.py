@@ -1,0 +1,94 @@
+"""What an anonymous search costs as the registry grows, and the bound the database now puts on
+it (REGISTRY_DATABASE_STATEMENT_TIMEOUT). Public packages whose node names are as long as a
+push may make them (1 MB), 8, 32 and 128 of them, on MariaDB; searched in process (Flask's
+test client) for:
+
+- nothing (`q=`): no text compared; the baseline of the run;
+- one word found nowhere;
+- ten words, nine of them at the end of every package's names, which begin like each word over
+  and over: the worst an anonymous client can ask for;
+
+each with no statement bound and with the default one. Prints the median of 3 (one run where a
+search takes over 5 s).
+
+    python benchmarks/search_bound.py [--database-url mysql+pymysql://root@127.0.0.1:3306/]
+
+It creates a database `registry_bench_<random>` and drops it at exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's registry and tests
+
+from registry import Settings, create_app  # noqa: E402 (after the path)
+from registry.services.push import MAX_KEYWORDS_CHARS  # noqa: E402
+from scale_stack import database, raw_connection  # noqa: E402
+from tests.helpers import TestRegistry  # noqa: E402
+
+LEVELS = (8, 32, 128)
+LATE_WORDS = [f"zzlast{i}" for i in range(9)]
+FILLER = "zzlast_ "  # begins like every late word
+QUERIES = {"nothing (baseline)": "", "one word found nowhere": "found-nowhere",
+           "ten words, the worst case": " ".join(LATE_WORDS + ["found-nowhere"])}
+SECRET = "search-bound-benchmark-secret-key-0123456789"
+
+
+def timed_search(client, query: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    response = client.get("/api/search/", query_string={"q": query})
+    return time.perf_counter() - started, response.status_code
+
+
+def measure(client, query: str) -> tuple[float, set[int]]:
+    first, status = timed_search(client, query)
+    times, statuses = [first], {status}
+    while first < 5 and len(times) < 3:
+        seconds, status = timed_search(client, query)
+        times.append(seconds)
+        statuses.add(status)
+    return statistics.median(times), statuses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/")
+    args = parser.parse_args()
+    late = " ".join(LATE_WORDS)
+    names = FILLER * ((MAX_KEYWORDS_CHARS - len(late)) // len(FILLER)) + late
+    with database(args.database_url) as (url, _name), tempfile.TemporaryDirectory() as data_dir:
+        base = Settings(data_dir=Path(data_dir), database_url=url, secret_key=SECRET, read_cache="off")
+        apps = {bound: create_app(Settings(**{**base.__dict__, "database_statement_timeout": bound}))
+                for bound in (0, base.database_statement_timeout)}
+        registry = TestRegistry(apps[0])
+        registry.create_user("alice")
+        token = registry.token("alice")
+        db = raw_connection(url)
+        pushed = 0
+        print(f"statement bound: none, and the default {base.database_statement_timeout} s")
+        for level in LEVELS:
+            for i in range(pushed, level):
+                response, _ = registry.push(token, "alice", f"wide{i}", {"README": b"r", f"n{i}": b"x"}, is_public=True)
+                assert response.status_code == 200, response.get_json()
+            pushed = level
+            with db.cursor() as cursor:
+                cursor.execute("UPDATE keyword_set SET words = %s", (names,))
+            for label, query in QUERIES.items():
+                for bound, app in apps.items():
+                    seconds, statuses = measure(app.test_client(), query)
+                    shown = "none" if not bound else f"{bound} s"
+                    print(f"{level:>4} packages of 1 MB of names, {label}, bound {shown}: {seconds * 1000:,.0f} ms "
+                          f"(HTTP {', '.join(map(str, sorted(statuses)))})", flush=True)
+        db.close()
+        for app in apps.values():
+            app.extensions["registry"].engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
