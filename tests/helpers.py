@@ -218,3 +218,23 @@ def recorded_statements(engine):
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", note)
+
+
+def query_plans(engine, statements: list[tuple[str, object]]) -> list[list]:
+    """Each recorded statement's plan as the database explains it: SQLite's EXPLAIN QUERY PLAN
+    steps (strings), MariaDB/MySQL's EXPLAIN rows (dicts by column)."""
+    plans = []
+    with engine.connect() as connection:
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            for statement, parameters in statements:
+                if engine.dialect.name == "sqlite":
+                    cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+                    plans.append([row[3] for row in cursor.fetchall()])
+                else:
+                    cursor.execute("EXPLAIN " + statement, parameters)
+                    columns = [d[0] for d in cursor.description]
+                    plans.append([dict(zip(columns, row)) for row in cursor.fetchall()])
+        finally:
+            cursor.close()
+    return plans

@@ -43,7 +43,9 @@ class Instance(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
     updated_by: Mapped[str] = mapped_column(Name(64))
 
-    __table_args__ = (UniqueConstraint("package_id", "hash"),)
+    # The index: a package's newest instance in one step, for the lists of recently updated packages.
+    __table_args__ = (UniqueConstraint("package_id", "hash"),
+                      Index("ix_instance_package_id_updated_at", "package_id", "updated_at"))
 
 
 class TreePiece(Base):

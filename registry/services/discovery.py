@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from ..models import Access, Instance, Package
-from . import permissions
+from ..models import Access, Package
+from . import listings, permissions
 from .context import Context
 from .packages import summarize
 
@@ -15,12 +15,7 @@ MAX_RECENT = 100
 def recent_packages(ctx: Context, count: int) -> list[dict]:
     """The packages the caller may read, most recently pushed first. Unlike the original (public
     or team packages only), a signed-in caller also sees packages shared with them."""
-    count = max(1, min(count, MAX_RECENT))
-    updated = func.max(Instance.updated_at).label("updated")
-    rows = ctx.session.execute(
-        select(Package, updated).join(Instance, Instance.package_id == Package.id)
-        .where(permissions.readable_clause(ctx)).group_by(Package.id)
-        .order_by(updated.desc(), Package.id.desc()).limit(count)).all()
+    rows = listings.updated_packages(ctx, limit=max(1, min(count, MAX_RECENT)))
     # `updated_at` is an ISO string here, as in the original (protocol.md 14.14).
     return [{"owner": p.owner, "name": p.name, "updated_at": when.isoformat() + "+00:00"} for p, when in rows]
 

@@ -4,6 +4,8 @@ README preview); registry/web/view_models.py turns those into badges and excerpt
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 
 from ..db import epoch
@@ -16,13 +18,23 @@ RECENT_COUNT = 20
 SEARCH_PAGE_SIZE = 20
 
 
-def _listing(ctx: Context, *conditions, order_by_name: bool = False, limit: int | None = None) -> list[dict]:
-    updated = func.max(Instance.updated_at).label("updated")
-    query = (select(Package, updated).join(Instance, Instance.package_id == Package.id)
-             .where(permissions.readable_clause(ctx), *conditions).group_by(Package.id))
+def updated_packages(ctx: Context, *conditions, order_by_name: bool = False,
+                     limit: int | None = None) -> list[tuple[Package, dt.datetime]]:
+    """The packages the caller may read (and that meet `conditions`), each with the update time
+    of its newest instance; most recently updated first, or by name. Each newest instance is
+    one step down the index (package_id, updated_at): the cost follows the packages, not every
+    instance they ever had (reading those took 1.5 s at 500,000 instances)."""
+    newest = (select(Instance.updated_at).where(Instance.package_id == Package.id)
+              .order_by(Instance.updated_at.desc()).limit(1).correlate(Package).scalar_subquery())
+    updated = newest.label("updated")
+    query = select(Package, updated).where(permissions.readable_clause(ctx), newest.is_not(None), *conditions)
     query = query.order_by(func.lower(Package.name), Package.id) if order_by_name else \
         query.order_by(updated.desc(), Package.id.desc())
-    rows = ctx.session.execute(query.limit(limit) if limit else query).all()
+    return [tuple(row) for row in ctx.session.execute(query.limit(limit) if limit else query)]
+
+
+def _listing(ctx: Context, *conditions, order_by_name: bool = False, limit: int | None = None) -> list[dict]:
+    rows = updated_packages(ctx, *conditions, order_by_name=order_by_name, limit=limit)
     items = summarize(ctx, [package for package, _ in rows])
     return [_item(item, updated_at=epoch(when)) for item, (_, when) in zip(items, rows)]
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from registry.models import Access, Event, Instance, Package
 from registry.services import blobs, fragment_sets, permissions
 from registry.services.fragment_sets import Stored
-from tests.helpers import build_tree, recorded_statements, sha256
+from tests.helpers import build_tree, query_plans, recorded_statements, sha256
 
 FILES = {"README": b"# Demo\n", "data/table.csv": b"a,b\n1,2\n", "data/raw/bytes.bin": bytes(range(256)),
          "empty": b""}
@@ -182,17 +182,10 @@ def test_get_objects_finds_its_hashes_through_the_blob_key(registry):
     assert answer.get_json()["sizes"] == {sha256(b"public bytes"): 12, **{h: 5 for h in list(others)[:100]}}
     seen = [(statement, parameters) for statement, parameters in recorded if "chunk_blob" in statement]
     assert seen
-    with engine.connect() as connection:
-        cursor = connection.connection.dbapi_connection.cursor()
-        for statement, parameters in seen:
-            if engine.dialect.name == "sqlite":
-                cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-                steps = [row[3] for row in cursor.fetchall() if " blob " in f" {row[3]} "]
-                assert steps and all(step.startswith("SEARCH blob USING") and "(hash=?)" in step for step in steps), steps
-            else:
-                cursor.execute("EXPLAIN " + statement, parameters)
-                columns = [d[0] for d in cursor.description]
-                plan = [dict(zip(columns, row)) for row in cursor.fetchall()]
-                assert [row["key"] for row in plan if row["table"] == "blob"] == ["uq_blob_hash_owner"], \
-                    [(row["table"], row["type"], row["key"], row["rows"]) for row in plan]
-        cursor.close()
+    for plan in query_plans(engine, seen):
+        if engine.dialect.name == "sqlite":
+            steps = [step for step in plan if " blob " in f" {step} "]
+            assert steps and all(step.startswith("SEARCH blob USING") and "(hash=?)" in step for step in steps), steps
+        else:
+            assert [row["key"] for row in plan if row["table"] == "blob"] == ["uq_blob_hash_owner"], \
+                [(row["table"], row["type"], row["key"], row["rows"]) for row in plan]
