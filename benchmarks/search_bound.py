@@ -30,13 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's registry and tests
 
 from registry import Settings, create_app  # noqa: E402 (after the path)
-from registry.services.push import MAX_KEYWORDS_CHARS  # noqa: E402
 from scale_stack import database, raw_connection  # noqa: E402
-from tests.helpers import TestRegistry  # noqa: E402
+from tests.helpers import LATE_WORDS, TestRegistry, slow_search_names  # noqa: E402
 
 LEVELS = (8, 32, 128)
-LATE_WORDS = [f"zzlast{i}" for i in range(9)]
-FILLER = "zzlast_ "  # begins like every late word
 QUERIES = {"nothing (baseline)": "", "one word found nowhere": "found-nowhere",
            "ten words, the worst case": " ".join(LATE_WORDS + ["found-nowhere"])}
 SECRET = "search-bound-benchmark-secret-key-0123456789"
@@ -73,8 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/")
     args = parser.parse_args()
-    late = " ".join(LATE_WORDS)
-    names = FILLER * ((MAX_KEYWORDS_CHARS - len(late)) // len(FILLER)) + late
+    names = slow_search_names()
     with database(args.database_url) as (url, _name), tempfile.TemporaryDirectory() as data_dir:
         base = Settings(data_dir=Path(data_dir), database_url=url, secret_key=SECRET, read_cache="off")
         apps = {label: create_app(Settings(**{**base.__dict__, **settings})) for label, settings in (

@@ -15,6 +15,7 @@ from sqlalchemy import event, select
 
 from registry.models import User
 from registry.services import users
+from registry.services.push import MAX_KEYWORDS_CHARS
 from registry.tree import tophash
 
 
@@ -238,3 +239,15 @@ def query_plans(engine, statements: list[tuple[str, object]]) -> list[list]:
         finally:
             cursor.close()
     return plans
+
+
+# Search's worst case: node names that begin like every searched word over and over (LIKE
+# compares at each start), as long as a push may make them, ending with these words.
+LATE_WORDS = [f"zzlast{i}" for i in range(9)]
+_FILLER = "zzlast_ "
+
+
+def slow_search_names() -> str:
+    """One package's node names (a keyword set) that make a search of LATE_WORDS scan them all."""
+    late = " ".join(LATE_WORDS)
+    return _FILLER * ((MAX_KEYWORDS_CHARS - len(late)) // len(_FILLER)) + late

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from registry import Settings, create_app
 from registry.db import make_engine
 from registry.models import KeywordSet
-from registry.services.push import MAX_KEYWORDS_CHARS
+from tests.helpers import LATE_WORDS, slow_search_names
 
 
 def _variables(engine, *names: str) -> tuple:
@@ -87,8 +87,6 @@ def test_app_sessions_tell_the_server_the_statement_bound(mariadb_settings):
 
 
 SLOW_PACKAGES = 8
-FILLER = "zzlast_ "  # begins like every searched word: LIKE compares at each of its starts
-LATE_WORDS = [f"zzlast{i}" for i in range(9)]  # at the end of every package's node names
 
 
 @pytest.fixture
@@ -101,8 +99,7 @@ def slow_to_search(registry):
     for name in (f"wide{i}" for i in range(SLOW_PACKAGES)):
         response, _ = registry.push(token, "alice", name, {"README": name.encode(), name: b"x"}, is_public=True)
         assert response.status_code == 200
-    late = " ".join(LATE_WORDS)
-    words = FILLER * ((MAX_KEYWORDS_CHARS - len(late)) // len(FILLER)) + late
+    words = slow_search_names()
     with registry.state.session_factory() as session:
         keyword_sets = session.scalars(select(KeywordSet)).all()
         assert len(keyword_sets) == SLOW_PACKAGES
