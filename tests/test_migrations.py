@@ -3,12 +3,13 @@
 import datetime as dt
 
 import pytest
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import delete, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from registry import migrate
 from registry.db import Base, make_engine
-from registry.models import Blob, ChunkBlob, FragmentChunk
+from registry.models import Blob, ChunkBlob, FragmentChunk, KeywordGram, KeywordSet, ReadmeGram
+from registry.services import grams, readme
 
 
 def test_migrations_match_models_and_run_down_and_up(clean_database):
@@ -71,6 +72,45 @@ def test_blob_key_by_hash_keeps_every_row_and_link(clean_database):
             connection.execute(insert(Blob.__table__), [{"owner": "bob", "hash": "a" * 64, "size": 1, "created_at": when}])
         with pytest.raises(IntegrityError), engine.begin() as connection:  # a link to no blob
             connection.execute(insert(ChunkBlob.__table__), [{"chunk_id": 5, "blob_id": 999}])
+    finally:
+        migrate.upgrade(engine)
+        engine.dispose()
+
+
+def test_search_grams_index_the_texts_already_stored(clean_database):
+    """Migration 0011 indexes the keyword sets and READMEs stored before it exactly as a push
+    indexes new ones (its frozen copy of the grams must agree with services.grams and
+    services.readme), and their grams go with them."""
+    names = "data.csv part_0001 température 東京"
+    preview = "# ΟΔΟΣ\tWeather\r\nİstanbul, daily"
+    engine = make_engine(clean_database)
+    try:
+        migrate.downgrade(engine, "0010")
+        when = dt.datetime(2026, 12, 7, 10)
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO keyword_set (id, digest, words) VALUES (3, :d, :w)"),
+                               {"d": "c" * 64, "w": names})
+            connection.execute(insert(Blob.__table__), [{"id": 7, "owner": "alice", "hash": "a" * 64, "size": 3,
+                                                         "created_at": when, "preview": preview}])
+            connection.execute(text("INSERT INTO package (id, owner, name, folded_handle, created_at) "
+                                    "VALUES (1, 'alice', 'p', 'alice/p', :t)"), {"t": when})
+            connection.execute(text("INSERT INTO instance (id, package_id, hash, readme_hash, keyword_set_id, "
+                                    "created_at, created_by, updated_at, updated_by) "
+                                    "VALUES (1, 1, :h, :r, 3, :t, 'alice', :t, 'alice')"),
+                               {"h": "b" * 64, "r": "a" * 64, "t": when})
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            assert connection.execute(select(KeywordGram.gram).where(KeywordGram.keyword_set_id == 3)
+                                      .order_by(KeywordGram.gram)).scalars().all() == grams.text_grams(names)
+            assert connection.execute(select(ReadmeGram.gram).where(ReadmeGram.blob_id == 7)
+                                      .order_by(ReadmeGram.gram)).scalars().all() == readme.search_grams(preview)
+        with engine.begin() as connection:  # the grams go with their set and blob
+            connection.execute(text("DELETE FROM instance"))
+            connection.execute(delete(KeywordSet))
+            connection.execute(delete(Blob))
+            for table in (KeywordGram, ReadmeGram):
+                assert connection.execute(select(func.count()).select_from(table)).scalar() == 0
+            connection.execute(text("DELETE FROM package"))
     finally:
         migrate.upgrade(engine)
         engine.dispose()

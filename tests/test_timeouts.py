@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from registry import Settings, create_app
 from registry.db import make_engine
-from registry.models import KeywordSet
-from tests.helpers import LATE_WORDS, slow_search_names
+from tests.helpers import LATE_WORDS, rename_every_keyword_set, slow_search_names
 
 
 def _variables(engine, *names: str) -> tuple:
@@ -99,12 +98,8 @@ def slow_to_search(registry):
     for name in (f"wide{i}" for i in range(SLOW_PACKAGES)):
         response, _ = registry.push(token, "alice", name, {"README": name.encode(), name: b"x"}, is_public=True)
         assert response.status_code == 200
-    words = slow_search_names()
     with registry.state.session_factory() as session:
-        keyword_sets = session.scalars(select(KeywordSet)).all()
-        assert len(keyword_sets) == SLOW_PACKAGES
-        for keyword_set in keyword_sets:
-            keyword_set.words = words
+        assert rename_every_keyword_set(session, slow_search_names()) == SLOW_PACKAGES
         session.commit()
     return registry
 
@@ -138,3 +133,4 @@ def test_a_search_that_runs_past_the_statement_bound_is_stopped_by_the_database(
     # Under the default bound, a search of one of those words finishes.
     found = slow_to_search.api("GET", "/api/search/", query_string={"q": LATE_WORDS[0]})
     assert found.status_code == 200 and len(found.get_json()["packages"]) == SLOW_PACKAGES
+

@@ -1,11 +1,11 @@
 """All models; importing this package registers every table on Base.metadata."""
 
-from .blobs import Blob, ChunkBlob, FragmentChunk, InstanceChunk, MultipartUpload
+from .blobs import Blob, ChunkBlob, FragmentChunk, InstanceChunk, MultipartUpload, ReadmeGram
 from .events import Event
-from .packages import Access, Comment, Instance, InstancePiece, KeywordSet, Log, Package, Tag, TreePiece, Version
+from .packages import Access, Comment, Instance, InstancePiece, KeywordGram, KeywordSet, Log, Package, Tag, TreePiece, Version
 from .throttle import ThrottleCounter
 from .users import LoginCode, RefreshToken, User, WebSession
 
 __all__ = ["Access", "Blob", "ChunkBlob", "Comment", "Event", "FragmentChunk", "Instance", "InstanceChunk",
-           "InstancePiece", "KeywordSet", "Log", "LoginCode", "MultipartUpload", "Package", "RefreshToken", "Tag", "ThrottleCounter",
+           "InstancePiece", "KeywordGram", "KeywordSet", "Log", "LoginCode", "MultipartUpload", "Package", "ReadmeGram", "RefreshToken", "Tag", "ThrottleCounter",
            "TreePiece", "User", "Version", "WebSession"]

@@ -36,6 +36,16 @@ class Blob(Base):
     __table_args__ = (UniqueConstraint("hash", "owner"),)
 
 
+class ReadmeGram(Base):
+    """A gram (1 to 3 bytes, services.grams) of a README fragment's lower-cased preview: search
+    reads the previews of only the READMEs that hold every gram of a word."""
+
+    __tablename__ = "readme_gram"
+
+    gram: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    blob_id: Mapped[int] = mapped_column(ForeignKey("blob.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
 class FragmentChunk(Base):
     """A piece of an instance's fragment set: the fragments whose hashes fall between two
     content-defined cut points (services.fragment_sets). Instances that share most fragments

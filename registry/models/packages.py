@@ -77,6 +77,17 @@ class KeywordSet(Base):
     words: Mapped[str] = mapped_column(LongText())
 
 
+class KeywordGram(Base):
+    """A gram (1 to 3 bytes of the names, services.grams) that a keyword set holds: search reads
+    the names of only the sets that hold every gram of a word."""
+
+    __tablename__ = "keyword_gram"
+
+    gram: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    keyword_set_id: Mapped[int] = mapped_column(ForeignKey("keyword_set.id", ondelete="CASCADE"), primary_key=True,
+                                                index=True)
+
+
 class Log(Base):
     """One row per push, oldest first by id."""
 

@@ -13,13 +13,11 @@ from .. import exact_json, names, tree
 from ..db import utcnow
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..models import Access, Instance, Log, Package
-from . import blobs, fragment_sets, permissions, push_storage, readme, tags, trees, upload_urls
+from . import blobs, fragment_sets, keywords, permissions, push_storage, readme, tags, trees, upload_urls
 from .blobs import Stored
 from .context import Context
 from .instances import find_instance
 from .events import PUSH, record_event
-
-MAX_KEYWORDS_CHARS = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,21 +306,16 @@ def _save_instance(ctx: Context, package: Package, top_hash: str, contents: dict
         return instance, False
     prepared = trees.prepare(ctx.session, contents, base.tree if base is not None else None)
     kept_words = base.keyword_set_id if base is not None else None
-    words = _keywords(contents) if kept_words is None else None
+    words = keywords.words_of(contents) if kept_words is None else None
     if meanwhile is not None:
         meanwhile()
     instance = Instance(package_id=package.id, hash=top_hash, readme_hash=tree.readme_hash(contents),
-                        keyword_set_id=kept_words if words is None else trees.keyword_set(ctx.session, words),
+                        keyword_set_id=kept_words if words is None else keywords.keyword_set(ctx.session, words),
                         created_at=now, created_by=ctx.actor.name, updated_at=now, updated_by=ctx.actor.name)
     ctx.session.add(instance)
     ctx.session.flush()
     trees.store(ctx.session, instance.id, prepared, max_bytes=ctx.settings.max_contents_bytes)
     return instance, True
-
-
-def _keywords(contents: dict) -> str:
-    words = sorted(tree.node_names(contents))
-    return " ".join(words)[:MAX_KEYWORDS_CHARS]
 
 
 def _latest_tree(ctx: Context, package: Package | None) -> tuple[dict, dict[str, Stored]]:

@@ -12,11 +12,25 @@ import logging
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Blob
+from ..models import Blob, ReadmeGram
+from . import grams
 from .context import Context
 
 log = logging.getLogger(__name__)
 PREVIEW_BYTES = 640 * 1024
+# Search lower-cases a preview with the database's LOWER(): one code point for one, where
+# Python's lower() writes "ς" for a final "Σ" and "i̇" for "İ". A text holding them is indexed
+# both ways, so the grams never miss what LIKE would find.
+_SIMPLE_LOWER = str.maketrans({"Σ": "σ", "İ": "i"})
+
+
+def search_grams(text: str) -> list[int] | None:
+    """The grams (services.grams) of the README preview `text`, as search lower-cases it."""
+    lowered = grams.text_grams(text.lower())
+    if lowered is None or not any(special in text for special in "Σİ"):
+        return lowered
+    simple = grams.text_grams(text.translate(_SIMPLE_LOWER).lower())
+    return None if simple is None else sorted(set(lowered) | set(simple))
 
 
 def index_after_commit(ctx: Context, owner: str, readme_hash: str) -> None:
@@ -30,7 +44,8 @@ def index_after_commit(ctx: Context, owner: str, readme_hash: str) -> None:
                 if unindexed is None:
                     return
                 text = store.read(owner, readme_hash, PREVIEW_BYTES, unindexed.batch).decode("utf-8", errors="ignore")
-                session.execute(update(Blob).where(Blob.owner == owner, Blob.hash == readme_hash).values(preview=text))
+                session.execute(update(Blob).where(Blob.id == unindexed.id, Blob.preview.is_(None)).values(preview=text))
+                grams.index(session, ReadmeGram.__table__, "blob_id", unindexed.id, search_grams(text))
                 session.commit()
         except Exception:  # noqa: BLE001 - a preview is optional; never fail the request for it
             log.warning("could not read README %s/%s for its preview", owner, readme_hash, exc_info=True)

@@ -1,7 +1,8 @@
 """Package search (protocol.md 9.11.1), portable across SQLite and MySQL.
 
 Every word of the query must appear (case-insensitively, as a substring) in the package's
-`owner/name`, in a node name of its `latest` tree, or in its README. Results rank name matches
+`owner/name`, in a node name of its `latest` tree, or in its README; names and READMEs are
+read only where their gram index (services.grams) says they may hold the word. Results rank name matches
 above node-name matches above README matches, then by owner and name. Only packages the
 caller may read, and that have a `latest` tag, are candidates. `limit`/`cursor` page through
 results; the published client sends neither and gets the first page.
@@ -12,10 +13,11 @@ from __future__ import annotations
 import base64
 
 from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy.orm import aliased
 
 from ..errors import BadRequest
-from ..models import Blob, Instance, KeywordSet, Package, Tag
-from . import permissions
+from ..models import Blob, Instance, Package, ReadmeGram, Tag
+from . import grams, keywords, permissions
 from .context import Context
 from .packages import README_PREVIEW_CHARS, summarize
 from .tags import LATEST
@@ -64,21 +66,25 @@ def search(ctx: Context, query: str, *, limit: int = MAX_LIMIT, cursor: str | No
     offset = decode_cursor(cursor)
 
     handle = func.lower(Package.owner + "/" + Package.name)
-    readme = func.lower(func.coalesce(Blob.preview, ""))
+    # The previews (up to 640 KiB) are read in subqueries, only where needed (see grams.text_holds).
+    previews = aliased(Blob)
+    readme = select(func.lower(previews.preview)).where(previews.id == Blob.id).scalar_subquery()
+    shown_preview = select(func.substr(previews.preview, 1, README_PREVIEW_CHARS)).where(
+        previews.id == Blob.id).scalar_subquery()
     rank = literal(0)
     conditions = []
     for word in words:
         pattern = _like(word)
-        in_name, in_nodes, in_readme = (handle.like(pattern, escape="\\"), func.coalesce(KeywordSet.words, "").like(pattern, escape="\\"),
-                                        readme.like(pattern, escape="\\"))
+        in_name = handle.like(pattern, escape="\\")
+        in_nodes = keywords.names_hold(Instance.keyword_set_id, word, pattern)
+        in_readme = grams.text_holds(ReadmeGram.__table__, "blob_id", Blob.id, readme, word, pattern)
         conditions.append(or_(in_name, in_nodes, in_readme))
         rank = rank + case((in_name, NAME), (in_nodes, NODE), else_=README)
     rank = rank.label("rank")
     rows = ctx.session.execute(
-        select(Package, rank, func.substr(Blob.preview, 1, README_PREVIEW_CHARS))
+        select(Package, rank, shown_preview)
         .join(Tag, and_(Tag.package_id == Package.id, Tag.name == LATEST))
         .join(Instance, Instance.id == Tag.instance_id)
-        .outerjoin(KeywordSet, KeywordSet.id == Instance.keyword_set_id)
         .outerjoin(Blob, and_(Blob.owner == Package.owner, Blob.hash == Instance.readme_hash))
         .where(permissions.readable_clause(ctx), *conditions)
         .order_by(rank.desc(), func.lower(Package.owner), func.lower(Package.name), Package.id)

@@ -1,11 +1,11 @@
-"""Instance trees and their keywords, stored so that a new instance costs what changed.
+"""Instance trees, stored so that a new instance costs what changed.
 
 A tree is kept as the canonical JSON the registry answers installs with (the bytes as first
 serialised, never re-serialised), cut into pieces after every fragment hash whose last byte is a
 multiple of 64, about 64 files apart. The cuts depend only on the bytes around them, so an
 instance that changes ten files of 100,000 shares all but about twenty pieces with the one
-before, and writes only those (zlib-compressed) plus one small row per piece. The keywords
-(node names, for search) are shared the same way: ten changed fragments change no name.
+before, and writes only those (zlib-compressed) plus one small row per piece. (The keywords,
+node names for search, are shared too: services.keywords.)
 
 A push of changes passes its base's stored tree (`load_stored`) to `save`: the
 new tree's bytes that equal the base's pieces at its start and end keep those pieces as they
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from .. import exact_json
 from ..errors import PayloadTooLarge
-from ..models import InstancePiece, KeywordSet, TreePiece
+from ..models import InstancePiece, TreePiece
 from . import bulk
 
 # After `"hashes":["<62 hex digits><one of 0,4,8,c>0"`: the hash's last byte is a multiple of 64.
@@ -171,16 +171,6 @@ def load_stored(session: Session, instance_id: int) -> StoredTree:
 
 def load_tree(session: Session, instance_id: int) -> dict:
     return exact_json.loads(load(session, instance_id))
-
-
-def keyword_set(session: Session, words: str) -> int:
-    """The id of the shared row holding `words`, created if no instance has them yet."""
-    digest = hashlib.sha256(words.encode()).hexdigest()
-    found = _ids(session, KeywordSet, {digest})
-    if not found:
-        bulk.insert_new(session, KeywordSet.__table__, [{"digest": digest, "words": words}], unchanged="digest")
-        found = _ids(session, KeywordSet, {digest})
-    return found[digest]
 
 
 def _ids(session: Session, model, digests: set[str]) -> dict[str, int]:

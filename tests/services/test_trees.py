@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from registry.models import Instance, InstancePiece, KeywordSet, Package, TreePiece
-from registry.services import trees
+from registry.services import keywords, trees
 
 
 def big_tree(files: int, changed: range = range(0)) -> dict:
@@ -49,7 +49,7 @@ def test_a_new_instance_writes_only_the_pieces_that_changed(registry):
         ids = []
         for n, contents in enumerate((big_tree(20_000), big_tree(20_000, changed=range(5000, 5010)))):
             instance = Instance(package_id=package.id, hash=str(n) * 64, created_by="alice", updated_by="alice",
-                                keyword_set_id=trees.keyword_set(session, "same names"))
+                                keyword_set_id=keywords.keyword_set(session, "same names"))
             session.add(instance)
             session.flush()
             trees.save(session, instance.id, contents, max_bytes=10**8)
@@ -157,7 +157,7 @@ def test_saving_against_a_base_stores_what_saving_whole_does(registry):
 
         def instance(n: int) -> int:
             row = Instance(package_id=package.id, hash=str(n) * 64, created_by="alice", updated_by="alice",
-                           keyword_set_id=trees.keyword_set(session, "names"))
+                           keyword_set_id=keywords.keyword_set(session, "names"))
             session.add(row)
             session.flush()
             return row.id

@@ -1,0 +1,164 @@
+"""What a search costs as the registry grows, with the gram index of node names and READMEs
+(services.grams) against a read of every package's texts (the same texts marked to be read
+always, which is how search read every text before the index), in the same run, on MariaDB.
+
+Public packages, each with its own 2,000 node names of made-up words and numbers (about 30 KB,
+as a package of 2,000 files has) and a README of 4 KB of made-up words, 300, 1,000 and 3,000
+of them; then 32 packages of 1 MB of names (as long as a push may make them). Searched in
+process (Flask's test client) for:
+
+- nothing (`q=`): no text compared; the baseline of the run;
+- one word found nowhere (its grams are in no text);
+- one word found in one package;
+- ten words found nowhere whose grams most sets hold (`00000` to `99999`: the names have
+  numbers of four digits): the index narrows little and most names are read, as before;
+
+each the median of 3. It also prints what indexing one set costs a push (100,000 names).
+
+    python benchmarks/search_index.py [--database-url mysql+pymysql://root@127.0.0.1:3306/]
+
+It creates a database `registry_bench_<random>` and drops it at exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's registry and tests
+
+from sqlalchemy import delete, insert, select, update  # noqa: E402 (after the path)
+
+from registry import Settings, create_app  # noqa: E402
+from registry.models import Blob, Instance, KeywordGram, KeywordSet, Package, ReadmeGram, Tag  # noqa: E402
+from registry.services import grams, keywords  # noqa: E402
+from scale_stack import database  # noqa: E402
+from tests.helpers import LATE_WORDS, TestRegistry, slow_search_names  # noqa: E402
+
+LEVELS = (300, 1000, 3000)
+WIDE_PACKAGES = 32
+SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "vas", "zel", "po", "shi", "dra", "ne", "qui"]
+SECRET = "search-index-benchmark-secret-key-0123456789"
+
+
+def made_up_names(rng: random.Random, count: int = 2000) -> str:
+    names = set()
+    while len(names) < count:
+        word = "".join(rng.choice(SYLLABLES) for _ in range(rng.randrange(2, 4)))
+        names.add(f"{word}_{rng.randrange(10_000):04d}.{rng.choice(['csv', 'parquet', 'json', 'png'])}")
+    return " ".join(sorted(names))
+
+
+QUERIES = {"nothing (baseline)": "", "one word found nowhere": "found-nowhere",
+           "one word found in one package": "unique-0",
+           "ten words found nowhere whose grams most sets hold": " ".join(str(d) * 5 for d in range(10))}
+
+
+def median_search(client, query: str) -> tuple[float, int, int]:
+    times, statuses, found = [], set(), 0
+    for _ in range(3):
+        started = time.perf_counter()
+        response = client.get("/api/search/", query_string={"q": query})
+        times.append(time.perf_counter() - started)
+        statuses.add(response.status_code)
+        found = len(response.get_json().get("packages", []))
+    assert statuses == {200}, statuses
+    return statistics.median(times), statuses.pop(), found
+
+
+def made_up_readme(rng: random.Random) -> bytes:
+    words = [rng.choice(SYLLABLES) + rng.choice(SYLLABLES) for _ in range(800)]
+    return " ".join(words).capitalize().encode()[:4096]
+
+
+def set_names(session, package_name: str, words: str) -> None:
+    """Gives the keyword set of `package_name`'s latest instance these names, indexed."""
+    set_id = session.scalar(select(Instance.keyword_set_id).join(Tag, Tag.instance_id == Instance.id)
+                            .join(Package, Package.id == Instance.package_id).where(Package.name == package_name))
+    session.execute(delete(KeywordGram).where(KeywordGram.keyword_set_id == set_id))
+    session.execute(update(KeywordSet).where(KeywordSet.id == set_id).values(words=words))
+    keywords.index_set(session, set_id, words)
+
+
+def read_always(registry: TestRegistry, always: bool) -> None:
+    """Marks every keyword set and README to be read whatever the word (as before the index), or not."""
+    with registry.state.session_factory() as session:
+        if always:
+            session.execute(insert(KeywordGram).from_select(
+                ["gram", "keyword_set_id"], select(grams.ALWAYS_READ, KeywordSet.id)))
+            session.execute(insert(ReadmeGram).from_select(
+                ["gram", "blob_id"], select(grams.ALWAYS_READ, Blob.id).where(Blob.preview.is_not(None))))
+        else:
+            session.execute(delete(KeywordGram).where(KeywordGram.gram == grams.ALWAYS_READ))
+            session.execute(delete(ReadmeGram).where(ReadmeGram.gram == grams.ALWAYS_READ))
+        session.commit()
+
+
+def compare(registry: TestRegistry, label: str) -> None:
+    client = registry.client
+    for query_label, query in QUERIES.items():
+        indexed, _, found = median_search(client, query)
+        read_always(registry, True)
+        scanned, _, found_scanning = median_search(client, query)
+        read_always(registry, False)
+        assert found == found_scanning, (query_label, found, found_scanning)
+        print(f"{label}, {query_label}: indexed {indexed * 1000:,.1f} ms, reading every text {scanned * 1000:,.1f} ms "
+              f"({scanned / indexed:,.1f}x; {found} found)", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/")
+    args = parser.parse_args()
+    rng = random.Random(1)
+    with database(args.database_url) as (url, _name), tempfile.TemporaryDirectory() as data_dir:
+        app = create_app(Settings(data_dir=Path(data_dir), database_url=url, secret_key=SECRET, read_cache="off",
+                                  database_statement_timeout=0, database_read_timeout=600))
+        registry = TestRegistry(app)
+        registry.create_user("alice")
+        token = registry.token("alice")
+
+        wide = " ".join(f"name{i:06d}_{rng.choice(SYLLABLES)}" for i in range(100_000))
+        with registry.state.session_factory() as session:
+            started = time.perf_counter()
+            codes = grams.text_grams(wide)
+            computed = time.perf_counter() - started
+            set_id = keywords.keyword_set(session, wide)
+            session.rollback()
+        print(f"indexing a set of 100,000 names ({len(wide):,} bytes): {len(codes):,} grams, computed in "
+              f"{computed * 1000:,.0f} ms; keyword_set() with its rows {(time.perf_counter() - started) * 1000:,.0f} ms "
+              f"(set {set_id}, rolled back)", flush=True)
+
+        pushed = 0
+        for level in LEVELS:
+            started = time.perf_counter()
+            with registry.state.session_factory() as session:
+                for i in range(pushed, level):
+                    response, _ = registry.push(token, "alice", f"p{i}", {"README": made_up_readme(rng), f"n{i}": b"x"},
+                                                  is_public=True)
+                    assert response.status_code == 200, response.get_json()
+                    set_names(session, f"p{i}", made_up_names(rng) + (" unique-0" if i == 0 else ""))
+                    session.commit()  # before the next push, which indexes its own set
+            pushed = level
+            print(f"({level:,} packages of 2,000 names and 4 KB of README; added in "
+                  f"{time.perf_counter() - started:.1f} s)", flush=True)
+            compare(registry, f"{level:>5,} packages")
+
+        with registry.state.session_factory() as session:
+            for i in range(WIDE_PACKAGES):
+                response, _ = registry.push(token, "alice", f"wide{i}", {"README": b"r", f"w{i}": b"x"}, is_public=True)
+                assert response.status_code == 200, response.get_json()
+                set_names(session, f"wide{i}", slow_search_names())
+                session.commit()
+        QUERIES["ten words at the end of 1 MB of names"] = " ".join(LATE_WORDS + ["found-nowhere"])
+        compare(registry, f"{LEVELS[-1]:,} packages and {WIDE_PACKAGES} of 1 MB of names")
+        app.extensions["registry"].engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

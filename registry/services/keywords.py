@@ -1,0 +1,50 @@
+"""Search keywords: the node names of instance trees, in rows shared by the instances with the
+same names (`keyword_set`), indexed by their grams (services.grams, `keyword_gram`) so that a
+search reads the names of only the sets that can hold a word.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from .. import tree
+from ..models import KeywordGram, KeywordSet
+from . import bulk, grams
+
+MAX_KEYWORDS_CHARS = 1_000_000
+
+
+def words_of(contents: dict) -> str:
+    """What search matches in a tree's node names: each once, lower-cased, sorted, space-separated."""
+    return " ".join(sorted(tree.node_names(contents)))[:MAX_KEYWORDS_CHARS]
+
+
+def keyword_set(session: Session, words: str) -> int:
+    """The id of the shared row holding `words`, created (with its grams) if no instance has
+    them yet. Two pushes may create it at once: both write the same rows, the first's are kept."""
+    digest = hashlib.sha256(words.encode()).hexdigest()
+    found = _find(session, digest)
+    if found is None:
+        bulk.insert_new(session, KeywordSet.__table__, [{"digest": digest, "words": words}], unchanged="digest")
+        found = _find(session, digest)
+        index_set(session, found, words)
+    return found
+
+
+def index_set(session: Session, set_id: int, words: str) -> None:
+    grams.index(session, KeywordGram.__table__, "keyword_set_id", set_id, grams.text_grams(words))
+
+
+def _find(session: Session, digest: str) -> int | None:
+    return session.scalar(select(KeywordSet.id).where(KeywordSet.digest == digest))
+
+
+def names_hold(keyword_set_id, word: str, pattern: str):
+    """SQL: the names of the keyword set `keyword_set_id` (a column of the query) hold `word`
+    (lower-cased, as the names are) as LIKE `pattern`; read only where its grams may."""
+    names = aliased(KeywordSet)
+    text = select(names.words).where(names.id == keyword_set_id).scalar_subquery()
+    return grams.text_holds(KeywordGram.__table__, "keyword_set_id", keyword_set_id, text, word, pattern)
