@@ -104,6 +104,8 @@ def test_search_grams_index_the_texts_already_stored(clean_database):
                                       .order_by(KeywordGram.gram)).scalars().all() == grams.text_grams(names)
             assert connection.execute(select(ReadmeGram.gram).where(ReadmeGram.blob_id == 7)
                                       .order_by(ReadmeGram.gram)).scalars().all() == readme.search_grams(preview)
+            assert connection.execute(select(KeywordSet.indexed)).scalars().all() == [True]
+            assert connection.execute(select(Blob.preview_indexed)).scalars().all() == [True]
         with engine.begin() as connection:  # the grams go with their set and blob
             connection.execute(text("DELETE FROM instance"))
             connection.execute(delete(KeywordSet))

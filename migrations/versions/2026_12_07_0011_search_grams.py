@@ -5,8 +5,9 @@ Search matched every word against the node names of every readable package's `la
 with all the text in the registry: one word found nowhere took 2 s over 128 packages of 1 MB
 of names. `keyword_gram` and `readme_gram` hold, for each keyword set and each README, the 1 to
 3-byte sequences (grams) of its text, and search reads the texts of only those that hold every
-gram of a word (services.grams). Existing keyword sets and the READMEs of existing instances are
-indexed here, one at a time.
+gram of a word (services.grams), or that are not marked `indexed` (too many grams, or written by
+an older registry). Existing keyword sets and the READMEs of existing instances are indexed
+here, one at a time.
 
 Revision ID: 0011
 Revises: 0010
@@ -23,7 +24,6 @@ depends_on = None
 
 # Frozen copy of services.grams and services.readme: the codes written here must be theirs.
 MAX_TEXT_GRAMS = 100_000
-ALWAYS_READ = 0
 SPACE = 0x20
 BLANKS = bytes.maketrans(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b" " * 9)
 SIMPLE_LOWER = str.maketrans({"Σ": "σ", "İ": "i"})
@@ -73,29 +73,39 @@ def create_gram_table(table: str, key: str, parent: str) -> None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("keyword_set") as batch:
+        batch.add_column(sa.Column("indexed", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("blob") as batch:
+        batch.add_column(sa.Column("preview_indexed", sa.Boolean(), nullable=False, server_default=sa.false()))
     create_gram_table("keyword_gram", "keyword_set_id", "keyword_set")
     create_gram_table("readme_gram", "blob_id", "blob")
     bind = op.get_bind()
     sets = bind.execute(sa.text("SELECT id FROM keyword_set ORDER BY id")).scalars().all()
-    _index(bind, "keyword_gram", "keyword_set_id", sets, "SELECT words FROM keyword_set WHERE id = :i", text_grams)
+    _index(bind, "keyword_gram", "keyword_set_id", sets, "keyword_set", "words", "indexed", text_grams)
     # The READMEs that search can reach: those of instances (found through the blob key).
     blob = bind.dialect.identifier_preparer.quote("blob")  # a reserved word on MySQL
     readmes = bind.execute(sa.text(
         f"SELECT DISTINCT b.id FROM instance JOIN package ON package.id = instance.package_id "
         f"JOIN {blob} b ON b.hash = instance.readme_hash AND b.owner = package.owner "
         f"WHERE b.preview IS NOT NULL ORDER BY b.id")).scalars().all()
-    _index(bind, "readme_gram", "blob_id", readmes, f"SELECT preview FROM {blob} WHERE id = :i", readme_grams)
+    _index(bind, "readme_gram", "blob_id", readmes, blob, "preview", "preview_indexed", readme_grams)
 
 
-def _index(bind, table: str, key: str, ids: list[int], read: str, grams_of) -> None:
+def _index(bind, table: str, key: str, ids: list[int], parent: str, text: str, flag: str, grams_of) -> None:
     insert = sa.text(f"INSERT INTO {table} (gram, {key}) VALUES (:gram, :key)")
     for key_value in ids:
-        codes = grams_of(bind.execute(sa.text(read), {"i": key_value}).scalar())
-        codes = [ALWAYS_READ] if codes is None else codes
+        codes = grams_of(bind.execute(sa.text(f"SELECT {text} FROM {parent} WHERE id = :i"), {"i": key_value}).scalar())
+        if codes is None:
+            continue  # too many: left unindexed, read whatever the word
         for start in range(0, len(codes), ROWS_PER_INSERT):
             bind.execute(insert, [{"gram": code, "key": key_value} for code in codes[start:start + ROWS_PER_INSERT]])
+        bind.execute(sa.text(f"UPDATE {parent} SET {flag} = :yes WHERE id = :i"), {"yes": True, "i": key_value})
 
 
 def downgrade() -> None:
     op.drop_table("readme_gram")
     op.drop_table("keyword_gram")
+    with op.batch_alter_table("blob") as batch:
+        batch.drop_column("preview_indexed")
+    with op.batch_alter_table("keyword_set") as batch:
+        batch.drop_column("indexed")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from ..db import Base, BigId, Blob as BlobBytes, Hash, LongText, Name, Timestamp, utcnow
@@ -23,6 +23,8 @@ class Blob(Base):
     batch: Mapped[str | None] = mapped_column(String(32))
     # The first 640 KiB of a README fragment as text, read after the push (search, previews).
     preview: Mapped[str | None] = mapped_column(LongText())
+    # Whether readme_gram holds the grams of `preview` (services.readme, as keyword sets' `indexed`).
+    preview_indexed: Mapped[bool] = mapped_column(Boolean, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
     # Last time a push (dry run or real) named this fragment: garbage collection spares
     # fragments touched within its grace period, so a push in progress never loses one.

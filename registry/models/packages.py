@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, BigId, Blob, Hash, Id, LongText, Name, Timestamp, utcnow
@@ -75,6 +75,9 @@ class KeywordSet(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     digest: Mapped[str] = mapped_column(Hash(), unique=True)
     words: Mapped[str] = mapped_column(LongText())
+    # Whether keyword_gram holds the grams of `words` (services.grams). Search reads the names of
+    # a set that is not (too many grams, or written by an older registry) whatever the word.
+    indexed: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class KeywordGram(Base):

@@ -4,9 +4,9 @@ sequences (grams) each text holds, so that a search reads only the texts that ca
 A word is a substring of a text only if the text holds every gram of the word: its UTF-8 bytes
 one, two or three at a time, never across whitespace (search words have none). A word of one or
 two bytes is looked up as itself, a longer one by up to MAX_WORD_GRAMS of its three-byte grams;
-the texts that hold them all are then read with LIKE, as every text was before. A text with
-more than MAX_TEXT_GRAMS grams (random characters) gets the one gram ALWAYS_READ instead: it is
-read whatever the word.
+the texts that hold them all are then read with LIKE, as every text was before. A text is
+marked indexed when its grams are written; one that is not is read whatever the word: one with
+more than MAX_TEXT_GRAMS grams (random characters), or one an older registry wrote.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from . import bulk
 
 MAX_TEXT_GRAMS = 100_000  # names of 36 random letters and digits have 48,000; rows cost a push
 MAX_WORD_GRAMS = 8  # a word of 200 letters needs no more to be told apart
-ALWAYS_READ = 0  # no gram's code: every code is its length << 24 and more
 _SPACE = 0x20
 _BLANKS = bytes.maketrans(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b" " * 9)  # what str.split() splits on, in ASCII
 
@@ -60,20 +59,21 @@ def _code(gram: bytes) -> int:
     return len(gram) << 24 | int.from_bytes(gram, "big")
 
 
-def index(session: Session, table: Table, key: str, key_value: int, codes: list[int] | None) -> None:
-    """Writes the grams `codes` (text_grams' answer: None for too many) of the text `key_value`
-    into `table`, whose columns are `gram` and `key`. Two writers of the same rows may race:
-    the second keeps the first's."""
-    bulk.insert_columns(session, table, {"gram": codes if codes is not None else [ALWAYS_READ],
-                                         key: bulk.Same(key_value)}, unchanged="gram")
+def index(session: Session, table: Table, key: str, key_value: int, codes: list[int] | None) -> bool:
+    """Writes the grams `codes` (text_grams' answer) of the text `key_value` into `table`, whose
+    columns are `gram` and `key`, and answers whether the text is indexed (None: too many
+    grams, none written). Two writers of the same rows may race: the second keeps the first's."""
+    if codes:
+        bulk.insert_columns(session, table, {"gram": codes, key: bulk.Same(key_value)}, unchanged="gram")
+    return codes is not None
 
 
-def text_holds(table: Table, key: str, key_column, text, word: str, pattern: str):
-    """SQL: the text `text` (a scalar subquery, so that it is read only when this is evaluated)
-    of the row `key_column` holds `word` (LIKE `pattern`); read only where its grams in `table`
-    hold every gram of the word, or it is to be read always. Were the text a column of a joined
-    row, MariaDB would fetch it (up to 1 MB) for every row it reads, before any condition."""
+def text_holds(table: Table, key: str, key_column, indexed, text, word: str, pattern: str):
+    """SQL: the text `text` of the row `key_column` holds `word` (LIKE `pattern`); read only
+    where its grams in `table` hold every gram of the word, or where it is not `indexed` (a
+    column of the joined row). `text` is a scalar subquery, read only when this is evaluated:
+    were it a column of the joined row, MariaDB would fetch it (up to 1 MB) for every row it
+    reads, before any condition."""
     grams, keys = table.c.gram, table.c[key]
     held = [key_column.in_(select(keys).where(grams == code)) for code in word_grams(word)]
-    always = key_column.in_(select(keys).where(grams == ALWAYS_READ))
-    return and_(or_(always, and_(*held)), text.like(pattern, escape="\\"))
+    return and_(or_(indexed.is_(False), and_(*held)), text.like(pattern, escape="\\"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, aliased
 
 from .. import tree
@@ -35,16 +35,18 @@ def keyword_set(session: Session, words: str) -> int:
 
 
 def index_set(session: Session, set_id: int, words: str) -> None:
-    grams.index(session, KeywordGram.__table__, "keyword_set_id", set_id, grams.text_grams(words))
+    indexed = grams.index(session, KeywordGram.__table__, "keyword_set_id", set_id, grams.text_grams(words))
+    session.execute(update(KeywordSet).where(KeywordSet.id == set_id).values(indexed=indexed))
 
 
 def _find(session: Session, digest: str) -> int | None:
     return session.scalar(select(KeywordSet.id).where(KeywordSet.digest == digest))
 
 
-def names_hold(keyword_set_id, word: str, pattern: str):
-    """SQL: the names of the keyword set `keyword_set_id` (a column of the query) hold `word`
-    (lower-cased, as the names are) as LIKE `pattern`; read only where its grams may."""
+def names_hold(word: str, pattern: str):
+    """SQL: the names of the joined KeywordSet hold `word` (lower-cased, as the names are) as
+    LIKE `pattern`; read only where its grams may."""
     names = aliased(KeywordSet)
-    text = select(names.words).where(names.id == keyword_set_id).scalar_subquery()
-    return grams.text_holds(KeywordGram.__table__, "keyword_set_id", keyword_set_id, text, word, pattern)
+    text = select(names.words).where(names.id == KeywordSet.id).scalar_subquery()
+    return grams.text_holds(KeywordGram.__table__, "keyword_set_id", KeywordSet.id, KeywordSet.indexed, text, word,
+                            pattern)

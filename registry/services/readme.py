@@ -44,8 +44,9 @@ def index_after_commit(ctx: Context, owner: str, readme_hash: str) -> None:
                 if unindexed is None:
                     return
                 text = store.read(owner, readme_hash, PREVIEW_BYTES, unindexed.batch).decode("utf-8", errors="ignore")
-                session.execute(update(Blob).where(Blob.id == unindexed.id, Blob.preview.is_(None)).values(preview=text))
-                grams.index(session, ReadmeGram.__table__, "blob_id", unindexed.id, search_grams(text))
+                indexed = grams.index(session, ReadmeGram.__table__, "blob_id", unindexed.id, search_grams(text))
+                session.execute(update(Blob).where(Blob.id == unindexed.id, Blob.preview.is_(None))
+                                .values(preview=text, preview_indexed=indexed))
                 session.commit()
         except Exception:  # noqa: BLE001 - a preview is optional; never fail the request for it
             log.warning("could not read README %s/%s for its preview", owner, readme_hash, exc_info=True)

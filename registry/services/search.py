@@ -16,7 +16,7 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from ..errors import BadRequest
-from ..models import Blob, Instance, Package, ReadmeGram, Tag
+from ..models import Blob, Instance, KeywordSet, Package, ReadmeGram, Tag
 from . import grams, keywords, permissions
 from .context import Context
 from .packages import README_PREVIEW_CHARS, summarize
@@ -76,8 +76,9 @@ def search(ctx: Context, query: str, *, limit: int = MAX_LIMIT, cursor: str | No
     for word in words:
         pattern = _like(word)
         in_name = handle.like(pattern, escape="\\")
-        in_nodes = keywords.names_hold(Instance.keyword_set_id, word, pattern)
-        in_readme = grams.text_holds(ReadmeGram.__table__, "blob_id", Blob.id, readme, word, pattern)
+        in_nodes = keywords.names_hold(word, pattern)
+        in_readme = grams.text_holds(ReadmeGram.__table__, "blob_id", Blob.id, Blob.preview_indexed, readme, word,
+                                     pattern)
         conditions.append(or_(in_name, in_nodes, in_readme))
         rank = rank + case((in_name, NAME), (in_nodes, NODE), else_=README)
     rank = rank.label("rank")
@@ -85,6 +86,7 @@ def search(ctx: Context, query: str, *, limit: int = MAX_LIMIT, cursor: str | No
         select(Package, rank, shown_preview)
         .join(Tag, and_(Tag.package_id == Package.id, Tag.name == LATEST))
         .join(Instance, Instance.id == Tag.instance_id)
+        .outerjoin(KeywordSet, KeywordSet.id == Instance.keyword_set_id)
         .outerjoin(Blob, and_(Blob.owner == Package.owner, Blob.hash == Instance.readme_hash))
         .where(permissions.readable_clause(ctx), *conditions)
         .order_by(rank.desc(), func.lower(Package.owner), func.lower(Package.name), Package.id)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select, update
 
-from registry.models import KeywordGram, KeywordSet, ReadmeGram
+from registry.models import Blob, KeywordGram, KeywordSet, ReadmeGram
 from registry.services import grams, readme
 
 NAMES = ["data.csv", "raw bin", "température_2024", "東京の天気", "a", "zz", "part_00017", "ÉTÉ", "🦆quack",
@@ -107,23 +107,21 @@ def _found(registry, query: str) -> set[str]:
 
 
 def test_search_through_the_index_finds_what_a_scan_of_the_texts_finds(random_packages):
-    """The same queries answered through the index, then with every text marked to be read
-    always, as search read them all before the index (each database's LOWER() included); and,
-    for the ASCII words, what Python finds."""
+    """The same queries answered through the index, then with every text marked unindexed, when
+    every text is read as search read them all before the index (each database's LOWER()
+    included); and, for the ASCII words, what Python finds."""
     registry, texts_of = random_packages
     with registry.state.session_factory() as session:
         for table in (KeywordGram, ReadmeGram):
             assert session.scalar(select(func.count()).select_from(table)) > 0
-            assert session.scalar(select(func.count()).select_from(table).where(table.gram == grams.ALWAYS_READ)) == 0
+        assert set(session.scalars(select(KeywordSet.indexed))) == {True}
+        assert set(session.scalars(select(Blob.preview_indexed).where(Blob.preview.is_not(None)))) == {True}
     rng = random.Random(5)
     queries = [_random_text(rng, rng.randrange(1, 7)).replace(" ", "") or "a" for _ in range(150)]
     queries += [f"{a} {b}" for a, b in zip(queries[:20], queries[20:40])]
     indexed = {query: _found(registry, query) for query in queries}
     with registry.state.session_factory() as session:
-        set_ids, blob_ids = session.scalars(select(KeywordSet.id)).all(), session.scalars(select(ReadmeGram.blob_id)).all()
-        session.execute(insert(KeywordGram), [{"gram": grams.ALWAYS_READ, "keyword_set_id": i} for i in set_ids])
-        session.execute(insert(ReadmeGram), [{"gram": grams.ALWAYS_READ, "blob_id": i} for i in set(blob_ids)])
-        session.commit()
+        _mark_unindexed(session)
     scanned = {query: _found(registry, query) for query in queries}
     assert indexed == scanned
     for query in (q for q in queries if q.isascii()):
@@ -140,27 +138,36 @@ def test_a_text_with_too_many_grams_is_read_whatever_the_word(registry, monkeypa
                                 {"tempête": b"t", "quartz": b"q", "README": b"Granite and basalt"}, is_public=True)
     assert response.status_code == 200
     with registry.state.session_factory() as session:
-        assert session.scalars(select(KeywordGram.gram)).all() == [grams.ALWAYS_READ]
-        assert session.scalars(select(ReadmeGram.gram)).all() == [grams.ALWAYS_READ]
+        assert session.scalar(select(func.count()).select_from(KeywordGram)) == 0
+        assert session.scalar(select(func.count()).select_from(ReadmeGram)) == 0
+        assert session.scalars(select(KeywordSet.indexed)).all() == [False]
+        assert session.scalars(select(Blob.preview_indexed).where(Blob.preview.is_not(None))).all() == [False]
     assert _found(registry, "pêt") == _found(registry, "UAR") == _found(registry, "basal") == {"alice/wide"}
     assert _found(registry, "zq") == set()
 
 
 def test_the_index_decides_which_texts_are_read(registry):
-    """A text is read only when its grams hold every gram of the word: with its grams gone its
-    names and README are not read, so not found; marked to be read always, they are."""
+    """A text is read only when its grams hold every gram of the word: without the word's grams
+    its names and README are not read, so not found; marked unindexed (as an older registry
+    writes them), they are read again."""
     registry.create_user("alice")
     response, _ = registry.push(registry.token("alice"), "alice", "pkg", {"tempest": b"t", "README": b"Gale force"},
                                 is_public=True)
     assert response.status_code == 200
     assert _found(registry, "empe") == _found(registry, "gale") == {"alice/pkg"}
     with registry.state.session_factory() as session:
-        set_id, blob_id = session.scalar(select(KeywordSet.id)), session.scalar(select(ReadmeGram.blob_id))
-        session.execute(delete(KeywordGram))
-        session.execute(delete(ReadmeGram))
+        session.execute(delete(KeywordGram).where(KeywordGram.gram.in_(grams.word_grams("empe"))))
+        session.execute(delete(ReadmeGram).where(ReadmeGram.gram.in_(grams.word_grams("gale"))))
         session.commit()
+        assert session.scalar(select(func.count()).select_from(KeywordGram)) > 0
+        assert session.scalar(select(func.count()).select_from(ReadmeGram)) > 0
         assert _found(registry, "empe") == _found(registry, "gale") == set()
-        session.execute(insert(KeywordGram), [{"gram": grams.ALWAYS_READ, "keyword_set_id": set_id}])
-        session.execute(insert(ReadmeGram), [{"gram": grams.ALWAYS_READ, "blob_id": blob_id}])
-        session.commit()
+        assert _found(registry, "tempest") == set() and _found(registry, "force") == {"alice/pkg"}
+        _mark_unindexed(session)
     assert _found(registry, "empe") == _found(registry, "gale") == {"alice/pkg"}
+
+
+def _mark_unindexed(session) -> None:
+    session.execute(update(KeywordSet).values(indexed=False))
+    session.execute(update(Blob).values(preview_indexed=False))
+    session.commit()
