@@ -35,6 +35,8 @@ def keyword_set(session: Session, words: str) -> int:
 
 
 def index_set(session: Session, set_id: int, words: str) -> None:
+    """Writes the grams of the set `set_id`, whose names are `words`; marks it indexed unless
+    there are too many."""
     indexed = grams.index(session, KeywordGram.__table__, "keyword_set_id", set_id, grams.text_grams(words))
     session.execute(update(KeywordSet).where(KeywordSet.id == set_id).values(indexed=indexed))
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from ..models import Blob, ReadmeGram
 from . import grams
@@ -31,6 +31,14 @@ def search_grams(text: str) -> list[int] | None:
         return lowered
     simple = grams.text_grams(text.translate(_SIMPLE_LOWER).lower())
     return None if simple is None else sorted(set(lowered) | set(simple))
+
+
+def preview_holds(word: str, pattern: str):
+    """SQL: the joined Blob's README preview, lower-cased by the database, holds `word` as LIKE
+    `pattern`; read only where its grams may (services.grams)."""
+    previews = aliased(Blob)
+    text = select(func.lower(previews.preview)).where(previews.id == Blob.id).scalar_subquery()
+    return grams.text_holds(ReadmeGram.__table__, "blob_id", Blob.id, Blob.preview_indexed, text, word, pattern)
 
 
 def index_after_commit(ctx: Context, owner: str, readme_hash: str) -> None:

@@ -16,8 +16,8 @@ from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from ..errors import BadRequest
-from ..models import Blob, Instance, KeywordSet, Package, ReadmeGram, Tag
-from . import grams, keywords, permissions
+from ..models import Blob, Instance, KeywordSet, Package, Tag
+from . import keywords, permissions, readme
 from .context import Context
 from .packages import README_PREVIEW_CHARS, summarize
 from .tags import LATEST
@@ -66,9 +66,8 @@ def search(ctx: Context, query: str, *, limit: int = MAX_LIMIT, cursor: str | No
     offset = decode_cursor(cursor)
 
     handle = func.lower(Package.owner + "/" + Package.name)
-    # The previews (up to 640 KiB) are read in subqueries, only where needed (see grams.text_holds).
+    # The preview (up to 640 KiB) is read in a subquery, for the rows shown only (see grams.text_holds).
     previews = aliased(Blob)
-    readme = select(func.lower(previews.preview)).where(previews.id == Blob.id).scalar_subquery()
     shown_preview = select(func.substr(previews.preview, 1, README_PREVIEW_CHARS)).where(
         previews.id == Blob.id).scalar_subquery()
     rank = literal(0)
@@ -77,8 +76,7 @@ def search(ctx: Context, query: str, *, limit: int = MAX_LIMIT, cursor: str | No
         pattern = _like(word)
         in_name = handle.like(pattern, escape="\\")
         in_nodes = keywords.names_hold(word, pattern)
-        in_readme = grams.text_holds(ReadmeGram.__table__, "blob_id", Blob.id, Blob.preview_indexed, readme, word,
-                                     pattern)
+        in_readme = readme.preview_holds(word, pattern)
         conditions.append(or_(in_name, in_nodes, in_readme))
         rank = rank + case((in_name, NAME), (in_nodes, NODE), else_=README)
     rank = rank.label("rank")
