@@ -33,13 +33,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's registry and tests
 
-from sqlalchemy import delete, select, update  # noqa: E402 (after the path)
+from sqlalchemy import select  # noqa: E402 (after the path)
 
 from registry import Settings, create_app  # noqa: E402
-from registry.models import Instance, KeywordGram, KeywordSet, Package, Tag  # noqa: E402
+from registry.models import Instance, Package, Tag  # noqa: E402
 from registry.services import grams, keywords  # noqa: E402
 from scale_stack import database, small_files  # noqa: E402
-from tests.helpers import LATE_WORDS, TestRegistry, build_tree, slow_search_names  # noqa: E402
+from tests.helpers import LATE_WORDS, TestRegistry, build_tree, rename_keyword_set, slow_search_names  # noqa: E402
 
 LEVELS = (300, 1000, 3000)
 WIDE_PACKAGES = 32
@@ -81,9 +81,7 @@ def set_names(session, package_name: str, words: str) -> None:
     """Gives the keyword set of `package_name`'s latest instance these names, indexed."""
     set_id = session.scalar(select(Instance.keyword_set_id).join(Tag, Tag.instance_id == Instance.id)
                             .join(Package, Package.id == Instance.package_id).where(Package.name == package_name))
-    session.execute(delete(KeywordGram).where(KeywordGram.keyword_set_id == set_id))
-    session.execute(update(KeywordSet).where(KeywordSet.id == set_id).values(words=words))
-    keywords.index_set(session, set_id, words)
+    rename_keyword_set(session, set_id, words)
 
 
 def read_every_text(table, key, key_column, indexed, text, word, pattern):

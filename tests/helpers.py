@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Flask
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, select, update
 
 from registry.models import KeywordGram, KeywordSet, User
-from registry.services import keywords, users
+from registry.services import grams, users
 from registry.services.keywords import MAX_KEYWORDS_CHARS
 from registry.tree import tophash
 
@@ -257,9 +257,15 @@ def slow_search_names() -> str:
 def rename_every_keyword_set(session, words: str) -> int:
     """Gives every keyword set the node names `words`, with their grams (search reads names
     through them); answers how many sets there are. The caller commits."""
-    keyword_sets = session.scalars(select(KeywordSet)).all()
-    session.execute(delete(KeywordGram))
-    for keyword_set in keyword_sets:
-        keyword_set.words = words
-        keywords.index_set(session, keyword_set.id, words)
-    return len(keyword_sets)
+    set_ids = session.scalars(select(KeywordSet.id)).all()
+    for set_id in set_ids:
+        rename_keyword_set(session, set_id, words)
+    return len(set_ids)
+
+
+def rename_keyword_set(session, set_id: int, words: str) -> None:
+    """Gives the keyword set `set_id` the node names `words`, with their grams. The caller commits."""
+    codes = grams.text_grams(words)
+    session.execute(delete(KeywordGram).where(KeywordGram.keyword_set_id == set_id))
+    session.execute(update(KeywordSet).where(KeywordSet.id == set_id).values(words=words, indexed=codes is not None))
+    grams.index(session, KeywordGram.__table__, "keyword_set_id", set_id, codes)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from .. import tree
@@ -28,17 +28,12 @@ def keyword_set(session: Session, words: str) -> int:
     digest = hashlib.sha256(words.encode()).hexdigest()
     found = _find(session, digest)
     if found is None:
-        bulk.insert_new(session, KeywordSet.__table__, [{"digest": digest, "words": words}], unchanged="digest")
+        codes = grams.text_grams(words)  # None: too many, so the set is not indexed
+        row = {"digest": digest, "words": words, "indexed": codes is not None}
+        bulk.insert_new(session, KeywordSet.__table__, [row], unchanged="digest")
         found = _find(session, digest)
-        index_set(session, found, words)
+        grams.index(session, KeywordGram.__table__, "keyword_set_id", found, codes)
     return found
-
-
-def index_set(session: Session, set_id: int, words: str) -> None:
-    """Writes the grams of the set `set_id`, whose names are `words`; marks it indexed unless
-    there are too many."""
-    indexed = grams.index(session, KeywordGram.__table__, "keyword_set_id", set_id, grams.text_grams(words))
-    session.execute(update(KeywordSet).where(KeywordSet.id == set_id).values(indexed=indexed))
 
 
 def _find(session: Session, digest: str) -> int | None:

@@ -2,8 +2,8 @@
 
 Every word of the query must appear (case-insensitively, as a substring) in the package's
 `owner/name`, in a node name of its `latest` tree, or in its README; names and READMEs are
-read only where their gram index (services.grams) says they may hold the word. Results rank name matches
-above node-name matches above README matches, then by owner and name. Only packages the
+read only where their gram index (services.grams) says they may hold the word. Results rank
+name matches above node-name matches above README matches, then by owner and name. Only packages the
 caller may read, and that have a `latest` tag, are candidates. `limit`/`cursor` page through
 results; the published client sends neither and gets the first page.
 """
