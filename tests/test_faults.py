@@ -264,7 +264,10 @@ def test_requests_answer_503_in_time_while_a_dependency_hangs_and_recover_by_the
 
     by_phase = Counter((o.phase, o.kind, o.status, o.code) for o in load.outcomes)
     # Each outage was met: real pushes found S3 down; every kind of request found the database down.
-    assert by_phase[("storage down", "push", 503, "storage_unavailable")] > 0, by_phase
+    # A push sent just before the freeze meets it as well: on a slow machine a pusher, after that
+    # push's 503 and its next uploads' timeouts, may send its next real push only after the thaw.
+    assert any(o.kind == "push" and o.status == 503 and o.code == "storage_unavailable"
+               and o.phase in ("normal", "storage down") for o in load.outcomes), by_phase
     for kind in ("dry_run", "install"):
         assert any(o.phase.startswith("database") and o.kind == kind and o.code == "database_unavailable"
                    for o in load.outcomes), (kind, by_phase)
