@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, stream_with_context
 
 from ..schemas import responses
 from ..schemas.packages import CommentSchema
 from ..services import comments, history, permissions, timeseries
 from .context import json_body, service_context
 from .contract import SIGNED_IN, dumped, operation
+from .json_output import list_body
 
 bp = Blueprint("history", __name__, url_prefix="/api")
 
@@ -14,7 +15,10 @@ bp = Blueprint("history", __name__, url_prefix="/api")
 @bp.get("/log/<owner>/<name>/")
 @operation("History", "The push history of a package, oldest first", responses.Log)
 def package_log(owner: str, name: str):
-    return dumped(responses.Log, {"logs": history.list_log(service_context(), owner, name)})
+    # Sent as it is read, a thousand pushes at a time: the log of a package pushed 50,000 times
+    # with long messages is 500 MB of JSON, which was held whole (three times over, as objects).
+    entries = history.log_entries(service_context(), owner, name)
+    return Response(stream_with_context(list_body("logs", entries)), mimetype="application/json")
 
 
 @bp.get("/package_timeseries/<owner>/<name>/<event_type>")

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import json
-
-import orjson
 from flask import Blueprint, Response, jsonify, request
 
 from .. import collector
@@ -12,6 +9,7 @@ from ..schemas.packages import ChangeSchema, InstallArgs, PushSchema
 from ..services import packages, permissions, push
 from .context import json_body, service_context
 from .contract import SIGNED_IN, dump, dumped, operation
+from .json_output import install_body, strings_json
 from .response_cache import allow_caching
 
 bp = Blueprint("packages", __name__, url_prefix="/api")
@@ -77,55 +75,6 @@ def install(owner: str, name: str, top_hash: str):
     answer = Response(install_body(installed.contents, rest), mimetype="application/json")
     allow_caching()
     return answer
-
-
-def install_body(contents: bytes, rest: dict) -> bytes:
-    """`{"contents": <the stored tree>, **rest}`: the stored tree goes out byte for byte, without
-    being parsed and re-encoded, and the rest exactly as `json.dumps(rest, separators=(",", ":"))`
-    writes it (what clients always received), its big maps (urls, sizes) much faster."""
-    return b"".join([b'{"contents":', contents, *(b"," + _member(k, v) for k, v in rest.items()), b"}"])
-
-
-def strings_json(mapping: dict) -> bytes:
-    """`json.dumps(mapping, separators=(",", ":")).encode()`, byte for byte, for a mapping whose
-    leaves are all strings (a push's answer; a dry run's holds 200,000 URLs): orjson writes the
-    same bytes for strings whenever its output is ASCII without DEL (see compact_json), and
-    leaves no type to check."""
-    encoded = orjson.dumps(mapping)
-    if encoded.isascii() and b"\x7f" not in encoded:
-        return encoded
-    return json.dumps(mapping, separators=(",", ":")).encode()
-
-
-def _member(key: str, value) -> bytes:
-    return json.dumps(key).encode() + b":" + compact_json(value)
-
-
-_STRING_OR_INT = {str, int}
-
-
-def _flat(value: dict) -> bool:
-    return bool(value) and set(map(type, value.keys())) == {str} and set(map(type, value.values())) <= _STRING_OR_INT
-
-
-def compact_json(value) -> bytes:
-    """`json.dumps(value, separators=(",", ":")).encode()`, byte for byte. A dict of strings to
-    strings or ints, or to such dicts (a dry run's URLs), goes through orjson, which writes the
-    same bytes for those whenever its output is ASCII without DEL (json.dumps writes every other
-    character, and DEL too, as a six-character \\u escape, where orjson writes them raw); anything
-    else (floats, which orjson formats differently past 1e16 and below 1e-4, ints beyond 64 bits,
-    lone surrogates) is left to json.dumps."""
-    if type(value) is dict and value:
-        nested = set(map(type, value.values())) == {dict} and set(map(type, value.keys())) == {str}
-        if _flat(value) or (nested and all(map(_flat, value.values()))):
-            try:
-                encoded = orjson.dumps(value)
-            except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, a lone surrogate
-                pass
-            else:
-                if encoded.isascii() and b"\x7f" not in encoded:
-                    return encoded
-    return json.dumps(value, separators=(",", ":")).encode()
 
 
 @bp.get("/package/<owner>/<name>/")

@@ -96,8 +96,11 @@ class Log(Base):
 
     __tablename__ = "log"
 
+    # A package's pushes in the order they are listed, newest last (the package page reads the newest).
+    __table_args__ = (Index("ix_log_package_id_created_at", "package_id", "created_at", "id"),)
+
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"), index=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"))
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
     author: Mapped[str] = mapped_column(Name(64))

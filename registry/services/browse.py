@@ -23,16 +23,20 @@ from .readme import PREVIEW_BYTES
 
 log = logging.getLogger(__name__)
 
+NEWEST_PUSHES = 100  # of the log, on the page: `quilt log` lists them all
+
 
 def package_details(ctx: Context, owner: str, name: str, *, top_hash: str | None = None,
-                    tag: str | None = None, version: str | None = None) -> dict:
+                    tag: str | None = None, version: str | None = None, pushes: int = NEWEST_PUSHES) -> dict:
     """Everything the package and instance pages show; a package the caller may not read, and
-    a hash, tag or version it does not have, are all NotFound. `log` is oldest first."""
+    a hash, tag or version it does not have, are all NotFound. `log` holds the newest `pushes`
+    entries of the log, newest first; `older_pushes` says whether there are more."""
     package = permissions.readable_package(ctx, owner, name)
     instance, selected = _select_instance(ctx, package, top_hash, tag, version)
     contents = trees.load_tree(ctx.session, instance.id)
     is_owner = permissions.is_owner(ctx, package)
     is_public, is_team = permissions.access_flags(ctx, package)
+    log, older_pushes = history.newest_pushes(ctx, package, pushes)
     return {
         "owner": package.owner, "name": package.name, "handle": package.handle,
         "is_public": is_public, "is_team": is_team, "is_owner": is_owner,
@@ -42,7 +46,7 @@ def package_details(ctx: Context, owner: str, name: str, *, top_hash: str | None
         "contents": contents, "sizes": blobs.instance_sizes(ctx.session, instance.id),
         "tags": tags.list_tags(ctx, owner, name),
         "versions": versions.list_versions(ctx, owner, name),
-        "log": history.list_log(ctx, owner, name),
+        "log": log, "older_pushes": older_pushes,
         "access": access.list_access(ctx, owner, name) if is_owner else None,
     }
 

@@ -1,32 +1,88 @@
 """The push log (protocol.md 9.7): every push, oldest first, with the tags and versions that
-point at its instance now."""
+point at its instance now.
+
+Both reads walk the index (package_id, created_at, id) of `log` alone, then look up the hashes
+of the instances they found. Joined to `instance` in one statement, MariaDB may start from the
+package's instances instead and sort every push of the package (a package whose one instance
+was pushed 10,000 times: 0.7 s for its newest 100)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from ..db import epoch
-from ..models import Instance, Log, Tag, Version
+from ..models import Instance, Log, Package, Tag, Version
 from . import permissions
 from .context import Context
 
+FETCH_ROWS = 1_000  # log rows read at once while the whole log is written out
 
-def list_log(ctx: Context, owner: str, name: str) -> list[dict]:
+
+def log_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
+    """The whole log, oldest first. Permission is checked and the first FETCH_ROWS rows are read
+    at once; later rows are read FETCH_ROWS at a time as the entries are taken, so that the
+    caller may send each entry (up to 10,000 characters of message) before the next are read."""
     package = permissions.readable_package(ctx, owner, name)
-    rows = ctx.session.execute(
-        select(Log.instance_id, Instance.hash, Log.created_at, Log.author, Log.message)
-        .join(Instance, Instance.id == Log.instance_id)
-        .where(Log.package_id == package.id).order_by(Log.created_at, Log.id)).all()
+    query = _rows(package).order_by(Log.created_at, Log.id).limit(FETCH_ROWS)
+    first = ctx.session.execute(query).all()
+    return _all_entries(ctx, query, first, *_labels(ctx, package))
+
+
+def newest_pushes(ctx: Context, package: Package, count: int) -> tuple[list[dict], bool]:
+    """The newest `count` entries of the log, newest first, and whether it holds older ones."""
+    rows = ctx.session.execute(_rows(package).order_by(Log.created_at.desc(), Log.id.desc())
+                               .limit(count + 1)).all()
+    shown = rows[:count]
+    ids = {row.instance_id for row in shown}
+    hashes, (tags, versions) = _hashes(ctx, ids, {}), _labels(ctx, package, ids)
+    return [_entry(row, hashes, tags, versions) for row in shown], len(rows) > count
+
+
+def _all_entries(ctx: Context, query, rows: list, tags: dict, versions: dict) -> Iterator[dict]:
+    hashes: dict[int, str] = {}
+    while rows:
+        _hashes(ctx, {row.instance_id for row in rows}, hashes)
+        for row in rows:
+            yield _entry(row, hashes, tags, versions)
+        if len(rows) < FETCH_ROWS:
+            return
+        last = rows[-1]  # the next rows follow it in the index (package_id, created_at, id)
+        rows = ctx.session.execute(query.where(or_(
+            Log.created_at > last.created_at, and_(Log.created_at == last.created_at, Log.id > last.id)))).all()
+
+
+def _rows(package: Package):
+    return select(Log.id, Log.instance_id, Log.created_at, Log.author, Log.message).where(Log.package_id == package.id)
+
+
+def _hashes(ctx: Context, ids: set[int], known: dict[int, str]) -> dict[int, str]:
+    """`known` with the hashes of the instances `ids` added (those it lacks are looked up)."""
+    missing = ids - known.keys()
+    if missing:
+        known.update(ctx.session.execute(select(Instance.id, Instance.hash).where(Instance.id.in_(missing))).all())
+    return known
+
+
+def _labels(ctx: Context, package: Package, instance_ids: set[int] | None = None) -> tuple[dict, dict]:
+    """Tag names and versions by instance id: of the package, or of those instances only."""
     tags, versions = defaultdict(list), defaultdict(list)
-    for instance_id, tag in ctx.session.execute(select(Tag.instance_id, Tag.name)
-                                                .where(Tag.package_id == package.id).order_by(Tag.name)):
+    tag_query = select(Tag.instance_id, Tag.name).where(Tag.package_id == package.id).order_by(Tag.name)
+    version_query = select(Version.instance_id, Version.version).where(Version.package_id == package.id)
+    if instance_ids is not None:
+        tag_query = tag_query.where(Tag.instance_id.in_(instance_ids))
+        version_query = version_query.where(Version.instance_id.in_(instance_ids))
+    for instance_id, tag in ctx.session.execute(tag_query):
         tags[instance_id].append(tag)
-    for instance_id, version in ctx.session.execute(select(Version.instance_id, Version.version)
-                                                    .where(Version.package_id == package.id)):
+    for instance_id, version in ctx.session.execute(version_query):
         versions[instance_id].append(version)
+    return tags, versions
+
+
+def _entry(row, hashes: dict[int, str], tags: dict, versions: dict) -> dict:
     # The client prints the lists with str(); null (not []) is what it shows as "None".
-    return [{"hash": hash_, "created": epoch(created), "author": author, "message": message,
-             "tags": tags.get(instance_id) or None, "versions": versions.get(instance_id) or None}
-            for instance_id, hash_, created, author, message in rows]
+    return {"hash": hashes[row.instance_id], "created": epoch(row.created_at), "author": row.author,
+            "message": row.message, "tags": tags.get(row.instance_id) or None,
+            "versions": versions.get(row.instance_id) or None}

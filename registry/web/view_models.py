@@ -12,7 +12,6 @@ from ..tree import GROUP
 from .rendering import readme_to_html
 
 MAX_FILE_ROWS = 1000  # a page a browser can still render; totals always cover the whole tree
-MAX_LOG_ROWS = 100
 SHORT_HASH = 10
 EXCERPT_CHARS = 240
 
@@ -111,12 +110,11 @@ def file_rows(contents: dict, sizes: dict[str, int], limit: int = MAX_FILE_ROWS)
 INSTANCE = Instance()
 
 
-def package_page(details: dict, base_url: str, *, log_rows: int = MAX_LOG_ROWS) -> dict:
+def package_page(details: dict, base_url: str) -> dict:
     """The package and instance pages, from services.browse.package_details."""
     files, totals = file_rows(details["contents"], details["sizes"])
     readme = details["readme"]
     handle, selected, is_public = details["handle"], details["selected"], details["is_public"]
-    log = details["log"]
     return {
         **{key: details[key] for key in ("owner", "name", "handle", "is_owner", "selected", "tags", "versions",
                                          "access")},
@@ -125,7 +123,7 @@ def package_page(details: dict, base_url: str, *, log_rows: int = MAX_LOG_ROWS) 
         "readme_html": readme_to_html(readme["text"], readme["extension"]) if readme else None,
         "files": files, "file_count": totals["files"], "total_size": totals["size"],
         "files_hidden": max(0, totals["rows"] - len(files)),
-        "log": log[::-1][:log_rows], "log_total": len(log),  # newest first
+        "log": details["log"], "older_pushes": details["older_pushes"],  # newest first
         "install": install_lines(base_url, handle, selected, is_public=is_public),
         "sdk_install": sdk_install_lines(base_url, handle, selected, is_public=is_public),
         "shell_handle": shlex.quote(handle),  # for the example commands on the page

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from registry import gunicorn_conf
-from registry.api.packages import compact_json, install_body, strings_json
+from registry.api.json_output import compact_json, install_body, strings_json
 from registry.db import epoch, utcnow
 from registry.models import Access, Event, Instance, Package
 from registry.services import events, trees

@@ -160,8 +160,11 @@ def test_the_page_data_for_a_long_history(registry, alice):
         alice_user = session.scalar(select(User).where(User.name == "alice"))
         ctx = Context(session=session, settings=registry.state.settings, store=registry.state.store,
                       actor=Actor(alice_user), base_url="https://data.example.org")
-        page = package_page(browse.package_details(ctx, "alice", "demo"), ctx.base_url, log_rows=2)
-    assert [entry["message"] for entry in page["log"]] == ["push 2", "push 1"] and page["log_total"] == 3
+        page = package_page(browse.package_details(ctx, "alice", "demo", pushes=2), ctx.base_url)
+        whole = package_page(browse.package_details(ctx, "alice", "demo", pushes=3), ctx.base_url)
+    assert [entry["message"] for entry in page["log"]] == ["push 2", "push 1"] and page["older_pushes"]
+    assert [entry["message"] for entry in whole["log"]] == ["push 2", "push 1", "push 0"]
+    assert not whole["older_pushes"]
     assert page["install"] == ["export QUILT_PKG_URL=https://data.example.org", "quilt login",
                                "quilt install alice/demo"]
     assert page["sdk_install"] == ["registry-client login -r https://data.example.org",

@@ -1,0 +1,124 @@
+"""What reading a package's history costs as it grows: one public package whose log holds
+1,000, then 10,000, then 50,000 pushes (each with a message of MESSAGE_CHARS characters, the
+most a push may carry), on MariaDB, in process (Flask's test client). Every push, even of an
+instance already pushed, adds a log row, so an owner can grow a public package's log with
+cheap pushes and anyone may then read it. Prints, for the package page and `GET /api/log/`,
+the median time of 3 and the peak of Python memory (tracemalloc) during one request, next to
+two baselines of the same run: `GET /api/tag/alice/history/latest` (a read whose cost does not
+depend on the log) and the package's log rows fetched as raw SQL through PyMySQL (the least it
+costs to move them out of MariaDB).
+
+    python benchmarks/package_history.py [--database-url mysql+pymysql://root@127.0.0.1:3306/]
+
+It creates a database `registry_bench_<random>` and drops it at exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's registry
+
+from registry import Settings, create_app  # noqa: E402 (after the path)
+from scale_stack import database, raw_connection  # noqa: E402
+from tests.helpers import TestRegistry  # noqa: E402
+
+LEVELS = (1_000, 10_000, 50_000)
+MESSAGE_CHARS = 10_000  # schemas.packages.MAX_MESSAGE_LENGTH
+ROWS_PER_INSERT = 500
+SECRET = "package-history-benchmark-secret-key-0123456789"
+
+
+def add_log_rows(cursor, package_id: int, instance_id: int, count: int) -> None:
+    message = "m" * MESSAGE_CHARS
+    for start in range(0, count, ROWS_PER_INSERT):
+        rows = min(ROWS_PER_INSERT, count - start)
+        cursor.execute("INSERT INTO log (package_id, instance_id, created_at, author, message) VALUES "
+                       + ",".join(["(%s, %s, NOW(6), 'alice', %s)"] * rows),
+                       [value for _ in range(rows) for value in (package_id, instance_id, message)])
+
+
+def raw_log_seconds(cursor, package_id: int) -> float:
+    """Median of 3: the package's log rows, as raw SQL fetched whole through PyMySQL."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        cursor.execute("SELECT id, instance_id, created_at, author, message FROM log WHERE package_id = %s",
+                       (package_id,))
+        cursor.fetchall()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def measured(client, path: str) -> tuple[float, float | None, int]:
+    """Median seconds of 3 GETs, the peak MiB of Python memory during one, and the body's bytes;
+    for an answer other than 200: the seconds it took, None and the status. The body is taken
+    piece by piece as a server sends it (the test client would join it)."""
+    def get() -> tuple[int, int]:
+        response = client.get(path, buffered=False)
+        try:
+            return response.status_code, sum(len(piece) for piece in response.response)
+        finally:
+            response.close()
+
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        status, _ = get()
+        times.append(time.perf_counter() - started)
+        if status != 200:
+            return times[-1], None, status
+    tracemalloc.start()
+    _, size = get()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return statistics.median(times), peak / 2 ** 20, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/")
+    args = parser.parse_args()
+    with database(args.database_url) as (url, _name), tempfile.TemporaryDirectory() as data_dir:
+        app = create_app(Settings(data_dir=Path(data_dir), database_url=url, secret_key=SECRET, read_cache="off"))
+        registry = TestRegistry(app)
+        registry.create_user("alice")
+        pushed, top_hash = registry.push(registry.token("alice"), "alice", "history",
+                                         {"README.md": b"# History\n", "data.csv": b"a,b\n1,2\n"}, is_public=True)
+        assert pushed.status_code == 200, pushed.get_json()
+        db = raw_connection(url)
+        with db.cursor() as cursor:
+            cursor.execute("SELECT package_id, id FROM instance WHERE hash = %s", (top_hash,))
+            package_id, instance_id = cursor.fetchone()
+            stored = 1
+            for level in LEVELS:
+                add_log_rows(cursor, package_id, instance_id, level - stored)
+                stored = level
+                cursor.execute("ANALYZE TABLE log")
+                cursor.fetchall()
+                tag_seconds, _, _ = measured(app.test_client(), "/api/tag/alice/history/latest")
+                raw_seconds = raw_log_seconds(cursor, package_id)
+                print(f"{level:>7,} pushes: baselines GET tag {tag_seconds * 1000:,.1f} ms, "
+                      f"raw SQL fetch of the log rows {raw_seconds * 1000:,.0f} ms", flush=True)
+                for label, path, baseline in (("package page", "/package/alice/history", tag_seconds),
+                                              ("GET /api/log/", "/api/log/alice/history/", raw_seconds)):
+                    seconds, peak, size = measured(app.test_client(), path)
+                    if peak is None:
+                        print(f"{level:>7,} pushes, {label:<14} answered {size} after {seconds * 1000:,.0f} ms",
+                              flush=True)
+                        continue
+                    print(f"{level:>7,} pushes, {label:<14} {seconds * 1000:9,.0f} ms "
+                          f"({seconds / baseline:6,.1f}x its baseline), Python memory peak {peak:8,.1f} MiB, "
+                          f"body {size / 2 ** 20:8,.1f} MiB", flush=True)
+        db.close()
+        app.extensions["registry"].engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
