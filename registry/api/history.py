@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, stream_with_context
+from flask import Blueprint
 
 from ..schemas import responses
 from ..schemas.packages import CommentSchema
 from ..services import comments, history, permissions, timeseries
 from .context import json_body, service_context
 from .contract import SIGNED_IN, dumped, operation
-from .json_output import list_body
+from .json_output import streamed_list
 
 bp = Blueprint("history", __name__, url_prefix="/api")
 
@@ -17,8 +17,7 @@ bp = Blueprint("history", __name__, url_prefix="/api")
 def package_log(owner: str, name: str):
     # Sent as it is read, a thousand pushes at a time: the log of a package pushed 50,000 times
     # with long messages is 500 MB of JSON, which was held whole (three times over, as objects).
-    entries = history.log_entries(service_context(), owner, name)
-    return Response(stream_with_context(list_body("logs", entries)), mimetype="application/json")
+    return streamed_list("logs", history.log_entries(service_context(), owner, name))
 
 
 @bp.get("/package_timeseries/<owner>/<name>/<event_type>")
@@ -30,7 +29,7 @@ def package_timeseries(owner: str, name: str, event_type: str):
 @bp.get("/comments/<owner>/<name>/")
 @operation("History", "The comments on a package", responses.CommentList)
 def list_comments(owner: str, name: str):
-    return dumped(responses.CommentList, {"comments": comments.list_comments(service_context(), owner, name)})
+    return streamed_list("comments", comments.comment_entries(service_context(), owner, name))  # as the log
 
 
 @bp.post("/comments/<owner>/<name>/")

@@ -8,8 +8,16 @@ import json
 from typing import Iterable, Iterator
 
 import orjson
+from flask import Response, stream_with_context
 
 CHUNK_BYTES = 64 * 1024  # of a long list sent as it is read
+
+
+def streamed_list(key: str, items: Iterator[dict]) -> Response:
+    """The answer `{key: [...items]}`, sent as `items` are read (see list_body). The request's
+    context, and so its database session, stays open until the last piece is sent; whatever
+    `items` checks or reads first (permission, the first rows) has been done by the view."""
+    return Response(stream_with_context(list_body(key, items)), mimetype="application/json")
 
 
 def list_body(key: str, items: Iterable[dict]) -> Iterator[bytes]:

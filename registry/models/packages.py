@@ -96,7 +96,7 @@ class Log(Base):
 
     __tablename__ = "log"
 
-    # A package's pushes in the order they are listed, newest last (the package page reads the newest).
+    # A package's pushes in the order they are listed (the page reads the newest, the API all in batches).
     __table_args__ = (Index("ix_log_package_id_created_at", "package_id", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -141,9 +141,11 @@ class Access(Base):
 
 class Comment(Base):
     __tablename__ = "comment"
+    # A package's comments in the order they are listed (services.keyset reads them in batches).
+    __table_args__ = (Index("ix_comment_package_id_created_at", "package_id", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"), index=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"))
     author: Mapped[str] = mapped_column(Name(64))
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
     contents: Mapped[str] = mapped_column(Text)

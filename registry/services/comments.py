@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from sqlalchemy import select
 
 from ..db import epoch
 from ..models import Comment
-from . import permissions
+from . import keyset, permissions
 from .context import Context
 
 
@@ -24,7 +26,13 @@ def add_comment(ctx: Context, owner: str, name: str, contents: str) -> dict:
     return _serialise(comment)
 
 
-def list_comments(ctx: Context, owner: str, name: str) -> list[dict]:
+def comment_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
+    """Every comment, oldest first. Permission is checked and the first comments are read at
+    once; the rest a batch at a time as they are taken (services.keyset): anyone signed in may
+    comment, up to 10 KiB a comment, so a package's comments may be far more than a worker
+    should hold."""
     package = permissions.readable_package(ctx, owner, name)
-    return [_serialise(c) for c in ctx.session.scalars(
-        select(Comment).where(Comment.package_id == package.id).order_by(Comment.created_at, Comment.id))]
+    columns = select(Comment.id, Comment.author, Comment.created_at, Comment.contents)
+    batches = keyset.batches(ctx.session, columns.where(Comment.package_id == package.id), Comment.created_at,
+                             Comment.id)
+    return (_serialise(row) for rows in batches for row in rows)

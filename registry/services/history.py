@@ -11,24 +11,21 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterator
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from ..db import epoch
 from ..models import Instance, Log, Package, Tag, Version
-from . import permissions
+from . import keyset, permissions
 from .context import Context
-
-FETCH_ROWS = 1_000  # log rows read at once while the whole log is written out
 
 
 def log_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
-    """The whole log, oldest first. Permission is checked and the first FETCH_ROWS rows are read
-    at once; later rows are read FETCH_ROWS at a time as the entries are taken, so that the
-    caller may send each entry (up to 10,000 characters of message) before the next are read."""
+    """The whole log, oldest first. Permission is checked and the first rows are read at once;
+    the rest a batch at a time as the entries are taken (services.keyset), so that the caller
+    may send them (each with up to 10,000 characters of message) before the next are read."""
     package = permissions.readable_package(ctx, owner, name)
-    query = _rows(package).order_by(Log.created_at, Log.id).limit(FETCH_ROWS)
-    first = ctx.session.execute(query).all()
-    return _all_entries(ctx, query, first, *_labels(ctx, package))
+    rows = keyset.batches(ctx.session, _rows(package), Log.created_at, Log.id)
+    return _all_entries(ctx, rows, *_labels(ctx, package))
 
 
 def newest_pushes(ctx: Context, package: Package, count: int) -> tuple[list[dict], bool]:
@@ -41,17 +38,12 @@ def newest_pushes(ctx: Context, package: Package, count: int) -> tuple[list[dict
     return [_entry(row, hashes, tags, versions) for row in shown], len(rows) > count
 
 
-def _all_entries(ctx: Context, query, rows: list, tags: dict, versions: dict) -> Iterator[dict]:
+def _all_entries(ctx: Context, batches: Iterator[list], tags: dict, versions: dict) -> Iterator[dict]:
     hashes: dict[int, str] = {}
-    while rows:
+    for rows in batches:
         _hashes(ctx, {row.instance_id for row in rows}, hashes)
         for row in rows:
             yield _entry(row, hashes, tags, versions)
-        if len(rows) < FETCH_ROWS:
-            return
-        last = rows[-1]  # the next rows follow it in the index (package_id, created_at, id)
-        rows = ctx.session.execute(query.where(or_(
-            Log.created_at > last.created_at, and_(Log.created_at == last.created_at, Log.id > last.id)))).all()
 
 
 def _rows(package: Package):

@@ -1,9 +1,11 @@
-"""A package's log, however long: `GET /api/log/` sends all of it, in order and byte for byte
-as before, reading a few rows at a time; the package page reads only the newest pushes.
+"""A package's log and comments, however long: `GET /api/log/` and `GET /api/comments/` send
+all of them, in order and byte for byte as before, reading a batch of rows at a time
+(services.keyset); the package page reads only the newest pushes.
 
 Every push adds a row to the log, even of an instance pushed before, so an owner can grow a
-public package's log with cheap pushes (each with up to 10,000 characters of message) and
-anyone may read it. Measured in benchmarks/package_history.py."""
+public package's log with cheap pushes (each with up to 10,000 characters of message), and
+anyone signed in may comment (10 KiB a comment) on any package they can read; anyone may then
+read them. Measured in benchmarks/package_history.py."""
 
 from __future__ import annotations
 
@@ -17,9 +19,9 @@ from sqlalchemy import select
 from registry.api import json_output
 from registry.api.contract import dump
 from registry.db import epoch
-from registry.models import Instance, Log, Package, Tag, Version
+from registry.models import Comment, Instance, Log, Package, Tag, Version
 from registry.schemas import responses
-from registry.services import history
+from registry.services import keyset
 from tests.helpers import query_plans, recorded_statements
 
 MESSAGES = ["first", None, "ünïcödé ✓ 🙂", "del \x7f and \u2028", "\"quoted\" \\ back", "x" * 10_000]
@@ -67,10 +69,10 @@ def expected_log(registry, package_id: int) -> bytes:
         return jsonify(dump(responses.Log, {"logs": entries})).get_data()
 
 
-@pytest.mark.parametrize("fetch_rows", [1, 4, 10, 1_000])
-def test_the_whole_log_is_sent_as_before_however_it_is_read(long_log, monkeypatch, fetch_rows):
+@pytest.mark.parametrize("batch_rows", [1, 4, 10, 1_000])
+def test_the_whole_log_is_sent_as_before_however_it_is_read(long_log, monkeypatch, batch_rows):
     registry, package_id = long_log
-    monkeypatch.setattr(history, "FETCH_ROWS", fetch_rows)
+    monkeypatch.setattr(keyset, "BATCH_ROWS", batch_rows)
     monkeypatch.setattr(json_output, "CHUNK_BYTES", 100)
     response = registry.client.get("/api/log/alice/demo/")
     assert response.status_code == 200 and "Content-Length" not in response.headers  # sent as it is read
@@ -89,9 +91,36 @@ def test_a_log_the_caller_may_not_read_is_a_404_not_a_stream(long_log):
     assert response.get_json()["message"].startswith("Package alice/demo does not exist")
 
 
-def test_a_long_log_is_never_held_whole(registry, monkeypatch):
-    """2,000 pushes with 10,000 characters of message each: 20 MB of JSON, sent while Python
-    holds a few hundred KB of it (before: the whole log, three times over)."""
+@pytest.mark.parametrize("batch_rows", [1, 4, 1_000])
+def test_every_comment_is_sent_as_before_however_they_are_read(long_log, monkeypatch, batch_rows):
+    registry, package_id = long_log
+    registry.create_user("bob")
+    for number in range(3):
+        added = registry.api("POST", "/api/comments/alice/demo/", token=registry.token("bob"),
+                             body={"contents": f"comment {number} ✓"})
+        assert added.status_code == 200
+    with registry.state.session_factory() as session:  # nine more at one time: ids decide
+        same = dt.datetime(2026, 3, 1, 8, 30)
+        session.add_all(Comment(package_id=package_id, author="bob", created_at=same,
+                                contents=MESSAGES[number % len(MESSAGES)] or "none") for number in range(9))
+        session.commit()
+        stored = session.scalars(select(Comment).where(Comment.package_id == package_id)
+                                 .order_by(Comment.created_at, Comment.id)).all()
+        expected = [{"id": f"{c.id:016x}", "author": c.author, "created": epoch(c.created_at),
+                     "contents": c.contents} for c in stored]
+    monkeypatch.setattr(keyset, "BATCH_ROWS", batch_rows)
+    response = registry.client.get("/api/comments/alice/demo/")
+    assert response.status_code == 200 and "Content-Length" not in response.headers
+    body = response.get_data()  # taken whole first: the stream holds its own request context
+    with registry.app.test_request_context():
+        assert body == jsonify(dump(responses.CommentList, {"comments": expected})).get_data()
+    assert [c["contents"] for c in response.get_json()["comments"]][-3:] == [f"comment {n} ✓" for n in range(3)]
+
+
+@pytest.mark.parametrize("listed", ["log", "comments"])
+def test_a_long_list_is_never_held_whole(registry, monkeypatch, listed):
+    """2,000 pushes or comments of 10,000 characters each: 20 MB of JSON, sent while Python
+    holds a few hundred KB of it (before: all of it, three times over)."""
     registry.create_user("alice")
     _, top_hash = registry.push(registry.token("alice"), "alice", "demo", {"a": b"one"}, is_public=True)
     with registry.state.session_factory() as session:
@@ -99,19 +128,21 @@ def test_a_long_log_is_never_held_whole(registry, monkeypatch):
                                                   .where(Instance.hash == top_hash)).one()
         for _ in range(4):
             session.add_all(Log(package_id=package_id, instance_id=instance_id, author="alice", message="m" * 10_000)
+                            if listed == "log" else
+                            Comment(package_id=package_id, author="alice", contents="c" * 10_000)
                             for _ in range(500))
             session.flush()
         session.commit()
-    monkeypatch.setattr(history, "FETCH_ROWS", 20)
+    monkeypatch.setattr(keyset, "BATCH_ROWS", 20)
     tracemalloc.start()
     try:
-        response = registry.client.get("/api/log/alice/demo/", buffered=False)
+        response = registry.client.get(f"/api/{listed}/alice/demo/", buffered=False)
         sent = sum(len(piece) for piece in response.response)
         response.close()
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert response.status_code == 200 and sent > 2_001 * 10_000
+    assert response.status_code == 200 and sent > 2_000 * 10_000
     assert peak < 2 * 2 ** 20, f"{peak:,} bytes held to send {sent:,}"
 
 

@@ -19,7 +19,13 @@ of stderr (the client prints nothing else there for an HTTP error).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import select
+
+from registry.db import make_engine, make_session_factory, utcnow
+from registry.models import Instance, Log
 
 from tests.e2e.commands import (
     FILES,
@@ -172,3 +178,27 @@ def test_subpackage_push_search_and_delete(machines, tmp_path):
 
 
 # Users and audit events live only in the database, so the blob store adds nothing here: the
+
+
+def test_log_longer_than_what_the_registry_reads_at_once(machines, storage_settings, tmp_path):
+    """`quilt log` of 2,502 pushes: the registry sends the log as it reads it, 1,000 rows at a
+    time (services.keyset), chunked through gunicorn; the client gets every push, in order."""
+    alice = machines.signed_in("alice")
+    first = publish(alice, "alice/demo", write_tree(tmp_path / "v1", FILES))
+    second = publish(alice, "alice/demo", write_tree(tmp_path / "v2", {**FILES, "README.md": "# Second\n"}))
+    engine = make_engine(storage_settings.effective_database_url)
+    try:
+        with make_session_factory(engine)() as session:  # 2,500 earlier pushes in the minutes before
+            ids = dict(session.execute(select(Instance.hash, Instance.id)).all())
+            package_id = session.scalar(select(Instance.package_id).where(Instance.hash == first))
+            start = utcnow() - timedelta(minutes=7)
+            session.add_all(Log(package_id=package_id, instance_id=ids[(first, second)[number % 2]], author="bob",
+                                created_at=start + timedelta(seconds=number / 10), message=f"earlier {number}")
+                            for number in range(2_500))
+            session.commit()
+    finally:
+        engine.dispose()
+    log = log_of(alice, "alice/demo")  # newest first; log_of checks the order
+    assert len(log) == 2_502
+    assert log[:2] == [(second, "alice", "['latest']", "None"), (first, "alice", "None", "None")]
+    assert [row[:2] for row in log[2:]] == [((second, first)[number % 2 == 0], "bob") for number in range(2_499, -1, -1)]
