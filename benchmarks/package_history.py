@@ -1,8 +1,9 @@
 """What reading a package's history costs as it grows: one public package whose log holds
 1,000, then 10,000, then 50,000 pushes (each with a message of MESSAGE_CHARS characters, the
-most a push may carry), on MariaDB, in process (Flask's test client). Every push, even of an
-instance already pushed, adds a log row, so an owner can grow a public package's log with
-cheap pushes and anyone may then read it. Prints, for the package page and `GET /api/log/`,
+most a push may carry), on MariaDB, in process (Flask's test client); then another whose tags
+and versions grow to as many. Every push, even of an instance already pushed, adds a log row,
+and every tag and version is one request, so an owner can grow a public package's lists with
+cheap requests and anyone may then read them. Prints, for the package page and `GET /api/log/`,
 the median time of 3 and the peak of Python memory (tracemalloc) during one request, next to
 two baselines of the same run: `GET /api/tag/alice/history/latest` (a read whose cost does not
 depend on the log) and the package's log rows fetched as raw SQL through PyMySQL (the least it
@@ -42,6 +43,17 @@ def add_log_rows(cursor, package_id: int, instance_id: int, count: int) -> None:
         cursor.execute("INSERT INTO log (package_id, instance_id, created_at, author, message) VALUES "
                        + ",".join(["(%s, %s, NOW(6), 'alice', %s)"] * rows),
                        [value for _ in range(rows) for value in (package_id, instance_id, message)])
+
+
+def add_labels(cursor, package_id: int, instance_id: int, start: int, stop: int) -> None:
+    """Tags t<start> to t<stop - 1> and versions 1.<start> to 1.<stop - 1>, all on one instance."""
+    for first in range(start, stop, ROWS_PER_INSERT * 10):
+        numbers = range(first, min(first + ROWS_PER_INSERT * 10, stop))
+        cursor.execute("INSERT INTO tag (package_id, name, instance_id, updated_at, updated_by) VALUES "
+                       + ",".join(f"({package_id},'t{n}',{instance_id},NOW(6),'alice')" for n in numbers))
+        cursor.execute("INSERT INTO version (package_id, version, user_version, instance_id, created_at, created_by) "
+                       "VALUES " + ",".join(f"({package_id},'1.{n}','1.{n}',{instance_id},NOW(6),'alice')"
+                                            for n in numbers))
 
 
 def raw_log_seconds(cursor, package_id: int) -> float:
@@ -116,6 +128,26 @@ def main() -> None:
                     print(f"{level:>7,} pushes, {label:<14} {seconds * 1000:9,.0f} ms "
                           f"({seconds / baseline:6,.1f}x its baseline), Python memory peak {peak:8,.1f} MiB, "
                           f"body {size / 2 ** 20:8,.1f} MiB", flush=True)
+            pushed, top_hash = registry.push(registry.token("alice"), "alice", "labels", {"data.csv": b"a\n1\n"},
+                                             is_public=True)
+            assert pushed.status_code == 200, pushed.get_json()
+            cursor.execute("SELECT package_id, id FROM instance WHERE hash = %s", (top_hash,))
+            package_id, instance_id = cursor.fetchone()
+            stored = 0
+            for level in LEVELS:
+                add_labels(cursor, package_id, instance_id, stored, level)
+                stored = level
+                cursor.execute("ANALYZE TABLE tag, version")
+                cursor.fetchall()
+                tag_seconds, _, _ = measured(app.test_client(), "/api/tag/alice/labels/latest")
+                seconds, peak, size = measured(app.test_client(), "/package/alice/labels")
+                if peak is None:
+                    print(f"{level:>7,} tags and versions: package page answered {size} after {seconds * 1000:,.0f} ms",
+                          flush=True)
+                    continue
+                print(f"{level:>7,} tags and versions: package page {seconds * 1000:9,.0f} ms "
+                      f"({seconds / tag_seconds:6,.1f}x GET tag, {tag_seconds * 1000:,.1f} ms), "
+                      f"body {size / 2 ** 20:8,.1f} MiB", flush=True)
         db.close()
         app.extensions["registry"].engine.dispose()
 

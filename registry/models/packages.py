@@ -119,6 +119,8 @@ class Tag(Base):
 
 class Version(Base):
     __tablename__ = "version"
+    # The versions named last come first on the package page.
+    __table_args__ = (Index("ix_version_package_id_created_at", "package_id", "created_at", "version"),)
 
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[str] = mapped_column(Name(64), primary_key=True)  # PEP 440, normalised

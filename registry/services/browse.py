@@ -23,20 +23,28 @@ from .readme import PREVIEW_BYTES
 
 log = logging.getLogger(__name__)
 
-NEWEST_PUSHES = 100  # of the log, on the page: `quilt log` lists them all
+# What the page shows of lists that grow with every push or tag: `quilt log`, `quilt tag list`
+# and `quilt version list` list them all.
+NEWEST_PUSHES = 100
+LABELS = 100  # tags (the first by name) and versions (the newest)
 
 
 def package_details(ctx: Context, owner: str, name: str, *, top_hash: str | None = None,
                     tag: str | None = None, version: str | None = None, pushes: int = NEWEST_PUSHES) -> dict:
     """Everything the package and instance pages show; a package the caller may not read, and
     a hash, tag or version it does not have, are all NotFound. `log` holds the newest `pushes`
-    entries of the log, newest first; `older_pushes` says whether there are more."""
+    entries of the log, newest first, `tags` the first LABELS by name and `versions` the newest
+    LABELS in PEP 440 order; `older_pushes`, `more_tags` and `more_versions` say whether there
+    are more. The pushes are labelled with the tags and versions shown."""
     package = permissions.readable_package(ctx, owner, name)
     instance, selected = _select_instance(ctx, package, top_hash, tag, version)
     contents = trees.load_tree(ctx.session, instance.id)
     is_owner = permissions.is_owner(ctx, package)
     is_public, is_team = permissions.access_flags(ctx, package)
-    log, older_pushes = history.newest_pushes(ctx, package, pushes)
+    shown_tags, more_tags = tags.first_tags(ctx, package, LABELS)
+    shown_versions, more_versions = versions.newest_versions(ctx, package, LABELS)
+    log, older_pushes = history.newest_pushes(ctx, package, pushes, _by_hash(shown_tags, "tag"),
+                                              _by_hash(shown_versions, "version"))
     return {
         "owner": package.owner, "name": package.name, "handle": package.handle,
         "is_public": is_public, "is_team": is_team, "is_owner": is_owner,
@@ -44,11 +52,19 @@ def package_details(ctx: Context, owner: str, name: str, *, top_hash: str | None
         "instance": instance,
         "readme": _readme(ctx, package, instance, contents),
         "contents": contents, "sizes": blobs.instance_sizes(ctx.session, instance.id),
-        "tags": tags.list_tags(ctx, owner, name),
-        "versions": versions.list_versions(ctx, owner, name),
+        "tags": shown_tags, "more_tags": more_tags,
+        "versions": shown_versions, "more_versions": more_versions,
         "log": log, "older_pushes": older_pushes,
         "access": access.list_access(ctx, owner, name) if is_owner else None,
     }
+
+
+def _by_hash(labels: list[dict], key: str) -> dict[str, list[str]]:
+    """`[{key: NAME, "hash": HASH}, ...]` as {HASH: [NAME, ...]}, in the list's order."""
+    names: dict[str, list[str]] = {}
+    for label in labels:
+        names.setdefault(label["hash"], []).append(label[key])
+    return names
 
 
 def _select_instance(ctx: Context, package: Package, top_hash: str | None, tag: str | None,

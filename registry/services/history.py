@@ -14,10 +14,10 @@ from typing import Iterator
 from sqlalchemy import select
 
 from ..db import epoch
-from ..models import Instance, Log, Package, Tag, Version
+from ..models import Log, Package, Tag, Version
 from . import keyset, permissions
 from .context import Context
-
+from .instances import hashes_of
 
 def log_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
     """The whole log, oldest first. Permission is checked and the first rows are read at once;
@@ -28,20 +28,24 @@ def log_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
     return _all_entries(ctx, rows, *_labels(ctx, package))
 
 
-def newest_pushes(ctx: Context, package: Package, count: int) -> tuple[list[dict], bool]:
-    """The newest `count` entries of the log, newest first, and whether it holds older ones."""
+def newest_pushes(ctx: Context, package: Package, count: int, tags: dict[str, list[str]],
+                  versions: dict[str, list[str]]) -> tuple[list[dict], bool]:
+    """The newest `count` entries of the log, newest first, and whether it holds older ones.
+    Each is labelled with the tags and versions given by hash (the page gives those it shows:
+    a package may have any number, and reading all of them would cost every view)."""
     rows = ctx.session.execute(_rows(package).order_by(Log.created_at.desc(), Log.id.desc())
                                .limit(count + 1)).all()
     shown = rows[:count]
-    ids = {row.instance_id for row in shown}
-    hashes, (tags, versions) = _hashes(ctx, ids, {}), _labels(ctx, package, ids)
-    return [_entry(row, hashes, tags, versions) for row in shown], len(rows) > count
+    hashes = hashes_of(ctx.session, {row.instance_id for row in shown})
+    tags_by_id = {id_: tags.get(hash_) for id_, hash_ in hashes.items()}
+    versions_by_id = {id_: versions.get(hash_) for id_, hash_ in hashes.items()}
+    return [_entry(row, hashes, tags_by_id, versions_by_id) for row in shown], len(rows) > count
 
 
 def _all_entries(ctx: Context, batches: Iterator[list], tags: dict, versions: dict) -> Iterator[dict]:
     hashes: dict[int, str] = {}
     for rows in batches:
-        _hashes(ctx, {row.instance_id for row in rows}, hashes)
+        hashes_of(ctx.session, {row.instance_id for row in rows}, hashes)
         for row in rows:
             yield _entry(row, hashes, tags, versions)
 
@@ -50,25 +54,14 @@ def _rows(package: Package):
     return select(Log.id, Log.instance_id, Log.created_at, Log.author, Log.message).where(Log.package_id == package.id)
 
 
-def _hashes(ctx: Context, ids: set[int], known: dict[int, str]) -> dict[int, str]:
-    """`known` with the hashes of the instances `ids` added (those it lacks are looked up)."""
-    missing = ids - known.keys()
-    if missing:
-        known.update(ctx.session.execute(select(Instance.id, Instance.hash).where(Instance.id.in_(missing))).all())
-    return known
-
-
-def _labels(ctx: Context, package: Package, instance_ids: set[int] | None = None) -> tuple[dict, dict]:
-    """Tag names and versions by instance id: of the package, or of those instances only."""
+def _labels(ctx: Context, package: Package) -> tuple[dict, dict]:
+    """Tag names and versions of the package, by instance id."""
     tags, versions = defaultdict(list), defaultdict(list)
-    tag_query = select(Tag.instance_id, Tag.name).where(Tag.package_id == package.id).order_by(Tag.name)
-    version_query = select(Version.instance_id, Version.version).where(Version.package_id == package.id)
-    if instance_ids is not None:
-        tag_query = tag_query.where(Tag.instance_id.in_(instance_ids))
-        version_query = version_query.where(Version.instance_id.in_(instance_ids))
-    for instance_id, tag in ctx.session.execute(tag_query):
+    for instance_id, tag in ctx.session.execute(select(Tag.instance_id, Tag.name)
+                                                .where(Tag.package_id == package.id).order_by(Tag.name)):
         tags[instance_id].append(tag)
-    for instance_id, version in ctx.session.execute(version_query):
+    for instance_id, version in ctx.session.execute(select(Version.instance_id, Version.version)
+                                                    .where(Version.package_id == package.id)):
         versions[instance_id].append(version)
     return tags, versions
 

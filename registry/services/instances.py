@@ -15,3 +15,12 @@ def find_instance(session: Session, package_id: int, top_hash: str) -> Instance 
     if not tree.is_hash(top_hash):
         return None
     return session.scalar(select(Instance).where(Instance.package_id == package_id, Instance.hash == top_hash))
+
+
+def hashes_of(session: Session, ids, known: dict[int, str] | None = None) -> dict[int, str]:
+    """The tophashes of the instances `ids`, by id: `known` with those it lacks looked up."""
+    known = {} if known is None else known
+    missing = set(ids) - known.keys()
+    if missing:
+        known.update(session.execute(select(Instance.id, Instance.hash).where(Instance.id.in_(missing))).all())
+    return known

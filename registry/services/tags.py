@@ -10,7 +10,7 @@ from ..errors import Conflict, NotFound
 from ..models import Access, Instance, Package, Tag
 from . import permissions
 from .context import Context
-from .instances import find_instance
+from .instances import find_instance, hashes_of
 
 LATEST = "latest"
 UNSET = object()
@@ -35,6 +35,15 @@ def list_tags(ctx: Context, owner: str, name: str) -> list[dict]:
     rows = ctx.session.execute(select(Tag.name, Instance.hash).join(Instance, Instance.id == Tag.instance_id)
                                .where(Tag.package_id == package.id).order_by(Tag.name)).all()
     return [{"tag": tag, "hash": hash_} for tag, hash_ in rows]
+
+
+def first_tags(ctx: Context, package: Package, count: int) -> tuple[list[dict], bool]:
+    """The first `count` tags of the package by name (the page), and whether it has more: a
+    walk of the key (package_id, name), whatever the number of tags."""
+    rows = ctx.session.execute(select(Tag.name, Tag.instance_id).where(Tag.package_id == package.id)
+                               .order_by(Tag.name).limit(count + 1)).all()
+    hashes = hashes_of(ctx.session, {instance_id for _, instance_id in rows[:count]})
+    return [{"tag": tag, "hash": hashes[instance_id]} for tag, instance_id in rows[:count]], len(rows) > count
 
 
 def _shared_with(principal: str):

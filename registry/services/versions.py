@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from .. import names
 from ..errors import Conflict, NotFound
-from ..models import Instance, Version
+from ..models import Instance, Package, Version
 from . import permissions
 from .context import Context
-from .instances import find_instance
+from .instances import find_instance, hashes_of
 
 
 def normalise(version: str) -> str:
@@ -27,6 +27,17 @@ def list_versions(ctx: Context, owner: str, name: str) -> list[dict]:
                                .where(Version.package_id == package.id)).all()
     return [{"version": user_version, "hash": hash_}
             for _, user_version, hash_ in sorted(rows, key=lambda row: Pep440(row[0]))]
+
+
+def newest_versions(ctx: Context, package: Package, count: int) -> tuple[list[dict], bool]:
+    """The `count` versions of the package named last (the page), in PEP 440 order, and
+    whether it has more."""
+    rows = ctx.session.execute(select(Version.version, Version.user_version, Version.instance_id)
+                               .where(Version.package_id == package.id)
+                               .order_by(Version.created_at.desc(), Version.version.desc()).limit(count + 1)).all()
+    shown = sorted(rows[:count], key=lambda row: Pep440(row.version))
+    hashes = hashes_of(ctx.session, {row.instance_id for row in shown})
+    return [{"version": row.user_version, "hash": hashes[row.instance_id]} for row in shown], len(rows) > count
 
 
 def get_version(ctx: Context, owner: str, name: str, version: str) -> Instance:

@@ -117,7 +117,7 @@ def package_page(details: dict, base_url: str) -> dict:
     handle, selected, is_public = details["handle"], details["selected"], details["is_public"]
     return {
         **{key: details[key] for key in ("owner", "name", "handle", "is_owner", "selected", "tags", "versions",
-                                         "access")},
+                                         "access", "more_tags", "more_versions")},
         "instance": INSTANCE.dump(details["instance"]),  # as the API writes an instance
         "visibility": visibility(is_public, details["is_team"]),
         "readme_html": readme_to_html(readme["text"], readme["extension"]) if readme else None,
@@ -128,3 +128,4 @@ def package_page(details: dict, base_url: str) -> dict:
         "sdk_install": sdk_install_lines(base_url, handle, selected, is_public=is_public),
         "shell_handle": shlex.quote(handle),  # for the example commands on the page
     }
+

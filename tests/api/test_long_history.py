@@ -10,6 +10,7 @@ read them. Measured in benchmarks/package_history.py."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tracemalloc
 
 import pytest
@@ -47,6 +48,15 @@ def long_log(registry):
                             author="alice", message=MESSAGES[number % len(MESSAGES)]))
         session.commit()
     return registry, package_id
+
+
+def analyzed(registry, tables: str):
+    """The registry's engine, once MariaDB's statistics of `tables` are up to date."""
+    engine = registry.state.engine
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"ANALYZE TABLE {tables}")
+    return engine
 
 
 def expected_log(registry, package_id: int) -> bytes:
@@ -159,10 +169,7 @@ def test_the_page_reads_the_newest_pushes_through_the_index(long_log):
                                                   .where(Instance.hash == other)).one()
         session.add_all(Log(package_id=other_package, instance_id=other_id, author="alice") for _ in range(3_000))
         session.commit()
-    engine = registry.state.engine
-    if engine.dialect.name != "sqlite":
-        with engine.connect() as connection:
-            connection.exec_driver_sql("ANALYZE TABLE log, instance")
+    engine = analyzed(registry, "log, instance")
     with recorded_statements(engine) as recorded:
         page = registry.client.get("/package/alice/demo")
         assert registry.client.get("/api/log/alice/demo/").status_code == 200
@@ -177,3 +184,43 @@ def test_the_page_reads_the_newest_pushes_through_the_index(long_log):
         else:
             assert [(row["table"], row["key"], "filesort" in (row["Extra"] or "")) for row in plan] == [
                 ("log", "ix_log_package_id_created_at", False)], plan
+
+
+def test_the_page_shows_the_first_tags_and_the_newest_versions_through_their_keys(long_log):
+    """A package may have any number of tags and versions (one request each). The page shows
+    the first 100 tags by name and the 100 versions named last, in PEP 440 order, and labels its
+    pushes with those; each list is one walk of a key, however many there are."""
+    registry, package_id = long_log
+    with registry.state.session_factory() as session:
+        first_id, second_id = session.scalars(select(Instance.id).where(Instance.package_id == package_id)
+                                              .order_by(Instance.id)).all()
+        start = dt.datetime(2026, 2, 1)
+        session.add_all(Tag(package_id=package_id, name=f"t{number:03}", instance_id=second_id, updated_by="alice")
+                        for number in range(150))
+        session.add_all(Version(package_id=package_id, version=f"2.{number}", user_version=f"v2.{number}",
+                                instance_id=first_id, created_by="alice",
+                                created_at=start + dt.timedelta(minutes=number)) for number in range(150))
+        session.commit()
+    engine = analyzed(registry, "tag, version")
+    with recorded_statements(engine) as recorded:
+        page = registry.client.get("/package/alice/demo")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    # Tags: "latest", "stable" and t000 to t149 sort as latest, stable, t000...: the first 100 by name.
+    assert "?tag=latest" in text and "?tag=t097" in text and "?tag=t098" not in text
+    assert "The first 100 by name." in text
+    # Versions: v2.0 to v2.149, named a minute apart in February, and 1.0 named today: the 100
+    # named last are 1.0 and v2.51 to v2.149, shown highest first.
+    shown = re.findall(r"\?version=([v0-9.]+)\"", text)
+    assert shown == [f"v2.{number}" for number in range(149, 50, -1)] + ["1.0"]
+    assert "The 100 named last." in text
+    # The pushes carry the labels shown: the second instance's 98 tags, not the 50 unshown.
+    assert '<span class="tag-label">t098</span>' not in text and '<span class="tag-label">t097</span>' in text
+    seen = [(statement, parameters) for statement, parameters in recorded
+            if "FROM tag" in statement or "FROM version" in statement]
+    assert len(seen) == 2
+    for plan in query_plans(engine, seen):
+        if engine.dialect.name == "sqlite":
+            assert len(plan) == 1 and plan[0].startswith("SEARCH ") and "TEMP B-TREE" not in plan[0], plan
+        else:
+            assert [("filesort" in (row["Extra"] or ""), row["type"]) for row in plan] == [(False, "ref")], plan
