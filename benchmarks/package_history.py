@@ -93,6 +93,29 @@ def measured(client, path: str) -> tuple[float, float | None, int]:
     return statistics.median(times), peak / 2 ** 20, size
 
 
+def public_package(registry: TestRegistry, cursor, name: str, files: dict[str, bytes]) -> tuple[int, int]:
+    """alice's public package `name` pushed with `files`: its id and its instance's."""
+    pushed, top_hash = registry.push(registry.token("alice"), "alice", name, files, is_public=True)
+    assert pushed.status_code == 200, pushed.get_json()
+    cursor.execute("SELECT package_id, id FROM instance WHERE hash = %s", (top_hash,))
+    return cursor.fetchone()
+
+
+def analyze(cursor, tables: str) -> None:
+    cursor.execute(f"ANALYZE TABLE {tables}")
+    cursor.fetchall()
+
+
+def report(what: str, label: str, figures: tuple[float, float | None, int], baseline: float) -> None:
+    """One line of `measured`'s figures, or the status of an answer other than 200."""
+    seconds, peak, size = figures
+    if peak is None:
+        print(f"{what}, {label:<14} answered {size} after {seconds * 1000:,.0f} ms", flush=True)
+        return
+    print(f"{what}, {label:<14} {seconds * 1000:9,.0f} ms ({seconds / baseline:6,.1f}x its baseline), "
+          f"Python memory peak {peak:8,.1f} MiB, body {size / 2 ** 20:8,.1f} MiB", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/")
@@ -101,53 +124,33 @@ def main() -> None:
         app = create_app(Settings(data_dir=Path(data_dir), database_url=url, secret_key=SECRET, read_cache="off"))
         registry = TestRegistry(app)
         registry.create_user("alice")
-        pushed, top_hash = registry.push(registry.token("alice"), "alice", "history",
-                                         {"README.md": b"# History\n", "data.csv": b"a,b\n1,2\n"}, is_public=True)
-        assert pushed.status_code == 200, pushed.get_json()
         db = raw_connection(url)
         with db.cursor() as cursor:
-            cursor.execute("SELECT package_id, id FROM instance WHERE hash = %s", (top_hash,))
-            package_id, instance_id = cursor.fetchone()
+            package_id, instance_id = public_package(registry, cursor, "history",
+                                                     {"README.md": b"# History\n", "data.csv": b"a,b\n1,2\n"})
             stored = 1
             for level in LEVELS:
                 add_log_rows(cursor, package_id, instance_id, level - stored)
                 stored = level
-                cursor.execute("ANALYZE TABLE log")
-                cursor.fetchall()
+                analyze(cursor, "log")
                 tag_seconds, _, _ = measured(app.test_client(), "/api/tag/alice/history/latest")
                 raw_seconds = raw_log_seconds(cursor, package_id)
                 print(f"{level:>7,} pushes: baselines GET tag {tag_seconds * 1000:,.1f} ms, "
                       f"raw SQL fetch of the log rows {raw_seconds * 1000:,.0f} ms", flush=True)
-                for label, path, baseline in (("package page", "/package/alice/history", tag_seconds),
-                                              ("GET /api/log/", "/api/log/alice/history/", raw_seconds)):
-                    seconds, peak, size = measured(app.test_client(), path)
-                    if peak is None:
-                        print(f"{level:>7,} pushes, {label:<14} answered {size} after {seconds * 1000:,.0f} ms",
-                              flush=True)
-                        continue
-                    print(f"{level:>7,} pushes, {label:<14} {seconds * 1000:9,.0f} ms "
-                          f"({seconds / baseline:6,.1f}x its baseline), Python memory peak {peak:8,.1f} MiB, "
-                          f"body {size / 2 ** 20:8,.1f} MiB", flush=True)
-            pushed, top_hash = registry.push(registry.token("alice"), "alice", "labels", {"data.csv": b"a\n1\n"},
-                                             is_public=True)
-            assert pushed.status_code == 200, pushed.get_json()
-            cursor.execute("SELECT package_id, id FROM instance WHERE hash = %s", (top_hash,))
-            package_id, instance_id = cursor.fetchone()
+                report(f"{level:>7,} pushes", "package page", measured(app.test_client(), "/package/alice/history"),
+                       tag_seconds)
+                report(f"{level:>7,} pushes", "GET /api/log/", measured(app.test_client(), "/api/log/alice/history/"),
+                       raw_seconds)
+            package_id, instance_id = public_package(registry, cursor, "labels", {"data.csv": b"a\n1\n"})
             stored = 0
             for level in LEVELS:
                 add_labels(cursor, package_id, instance_id, stored, level)
                 stored = level
-                cursor.execute("ANALYZE TABLE tag, version")
-                cursor.fetchall()
+                analyze(cursor, "tag, version")
                 tag_seconds, _, _ = measured(app.test_client(), "/api/tag/alice/labels/latest")
-                seconds, peak, size = measured(app.test_client(), "/package/alice/labels")
-                if peak is None:
-                    print(f"{level:>7,} tags and versions: package page answered {size} after {seconds * 1000:,.0f} ms",
-                          flush=True)
-                    continue
-                print(f"{level:>7,} tags and versions: package page {seconds * 1000:9,.0f} ms "
-                      f"({seconds / tag_seconds:6,.1f}x GET tag, {tag_seconds * 1000:,.1f} ms), "
-                      f"body {size / 2 ** 20:8,.1f} MiB", flush=True)
+                print(f"{level:>7,} tags and versions: baseline GET tag {tag_seconds * 1000:,.1f} ms", flush=True)
+                report(f"{level:>7,} tags and versions", "package page",
+                       measured(app.test_client(), "/package/alice/labels"), tag_seconds)
         db.close()
         app.extensions["registry"].engine.dispose()
 

@@ -19,6 +19,7 @@ from . import keyset, permissions
 from .context import Context
 from .instances import hashes_of
 
+
 def log_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
     """The whole log, oldest first. Permission is checked and the first rows are read at once;
     the rest a batch at a time as the entries are taken (services.keyset), so that the caller
@@ -37,9 +38,11 @@ def newest_pushes(ctx: Context, package: Package, count: int, tags: dict[str, li
                                .limit(count + 1)).all()
     shown = rows[:count]
     hashes = hashes_of(ctx.session, {row.instance_id for row in shown})
-    tags_by_id = {id_: tags.get(hash_) for id_, hash_ in hashes.items()}
-    versions_by_id = {id_: versions.get(hash_) for id_, hash_ in hashes.items()}
-    return [_entry(row, hashes, tags_by_id, versions_by_id) for row in shown], len(rows) > count
+    entries = []
+    for row in shown:
+        hash_ = hashes[row.instance_id]
+        entries.append(_entry(row, hash_, tags.get(hash_), versions.get(hash_)))
+    return entries, len(rows) > count
 
 
 def _all_entries(ctx: Context, batches: Iterator[list], tags: dict, versions: dict) -> Iterator[dict]:
@@ -47,7 +50,7 @@ def _all_entries(ctx: Context, batches: Iterator[list], tags: dict, versions: di
     for rows in batches:
         hashes_of(ctx.session, {row.instance_id for row in rows}, hashes)
         for row in rows:
-            yield _entry(row, hashes, tags, versions)
+            yield _entry(row, hashes[row.instance_id], tags.get(row.instance_id), versions.get(row.instance_id))
 
 
 def _rows(package: Package):
@@ -66,8 +69,7 @@ def _labels(ctx: Context, package: Package) -> tuple[dict, dict]:
     return tags, versions
 
 
-def _entry(row, hashes: dict[int, str], tags: dict, versions: dict) -> dict:
+def _entry(row, hash_: str, tags: list[str] | None, versions: list[str] | None) -> dict:
     # The client prints the lists with str(); null (not []) is what it shows as "None".
-    return {"hash": hashes[row.instance_id], "created": epoch(row.created_at), "author": row.author,
-            "message": row.message, "tags": tags.get(row.instance_id) or None,
-            "versions": versions.get(row.instance_id) or None}
+    return {"hash": hash_, "created": epoch(row.created_at), "author": row.author, "message": row.message,
+            "tags": tags or None, "versions": versions or None}

@@ -128,4 +128,3 @@ def package_page(details: dict, base_url: str) -> dict:
         "sdk_install": sdk_install_lines(base_url, handle, selected, is_public=is_public),
         "shell_handle": shlex.quote(handle),  # for the example commands on the page
     }
-
