@@ -4,6 +4,7 @@ the package, open a file row, search, sign out; and a README full of script that
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from registry import create_app
 from tests.helpers import TestRegistry
@@ -67,7 +68,8 @@ def test_a_person_browses_a_package_pushed_by_the_quilt_client(live, tab, quilt_
     page.goto(live.url)
     assert page.locator("header.site").get_by_text("Signed in as").is_visible()
     page.get_by_role("link", name="alice/weather").click()
-    assert page.url == f"{live.url}/package/alice/weather"
+    # A click returns once the next page starts loading: wait for it before reading it.
+    page.wait_for_url(f"{live.url}/package/alice/weather", wait_until="load")
     assert page.locator("h1").inner_text() == "alice/weather"
     assert page.locator(".readme h3").inner_text() == "Station weather"
     assert page.locator(".readme table td").first.inner_text() == "readings.csv"
@@ -98,12 +100,13 @@ def test_a_person_browses_a_package_pushed_by_the_quilt_client(live, tab, quilt_
     # Search from the header.
     page.get_by_label("Search packages").fill("calibrated")
     page.get_by_label("Search packages").press("Enter")
+    page.wait_for_url(f"{live.url}/search?**", wait_until="load")
     assert page.locator("h1").inner_text() == "Packages matching “calibrated”"
     assert page.locator("a.handle").all_inner_texts() == ["alice/weather"]
 
     # Sign out: the private package is a 404 page like any missing one.
     page.get_by_role("button", name="Sign out").click()
-    assert page.locator("header.site").get_by_role("link", name="Sign in").is_visible()
+    expect(page.locator("header.site").get_by_role("link", name="Sign in")).to_be_visible()
     response = page.goto(f"{live.url}/package/alice/weather")
     assert response.status == 404 and page.locator("h1").inner_text() == "Not found"
     assert tab.policy_violations() == []
