@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's registry
 
 from registry import Settings, create_app  # noqa: E402 (after the path)
+from registry.version_order import sort_key  # noqa: E402
 from scale_stack import database, raw_connection  # noqa: E402
 from tests.helpers import TestRegistry  # noqa: E402
 
@@ -51,9 +52,9 @@ def add_labels(cursor, package_id: int, instance_id: int, start: int, stop: int)
         numbers = range(first, min(first + ROWS_PER_INSERT * 10, stop))
         cursor.execute("INSERT INTO tag (package_id, name, instance_id, updated_at, updated_by) VALUES "
                        + ",".join(f"({package_id},'t{n}',{instance_id},NOW(6),'alice')" for n in numbers))
-        cursor.execute("INSERT INTO version (package_id, version, user_version, instance_id, created_at, created_by) "
-                       "VALUES " + ",".join(f"({package_id},'1.{n}','1.{n}',{instance_id},NOW(6),'alice')"
-                                            for n in numbers))
+        cursor.execute("INSERT INTO version (package_id, version, user_version, sort_key, instance_id, created_at, "
+                       "created_by) VALUES " + ",".join(f"({package_id},'1.{n}','1.{n}',%s,{instance_id},NOW(6),'alice')"
+                                                        for n in numbers), [sort_key(f"1.{n}") for n in numbers])
 
 
 def raw_log_seconds(cursor, package_id: int) -> float:

@@ -64,6 +64,11 @@ def Blob():
     return LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
 
 
+def ShortBytes(length: int):
+    """Bytes compared byte by byte, short enough for an index (VARBINARY; a BLOB on SQLite)."""
+    return LargeBinary().with_variant(mysql.VARBINARY(length), "mysql", "mariadb")
+
+
 def LongText():
     """Up to 16 MiB on MySQL, where TEXT stops at 64 KiB."""
     return Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")

@@ -3,12 +3,13 @@
 import datetime as dt
 
 import pytest
+from packaging.version import Version as PackagingVersion
 from sqlalchemy import delete, func, insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from registry import migrate
+from registry import migrate, version_order
 from registry.db import Base, make_engine
-from registry.models import Blob, ChunkBlob, FragmentChunk, KeywordGram, KeywordSet, ReadmeGram
+from registry.models import Blob, ChunkBlob, FragmentChunk, KeywordGram, KeywordSet, ReadmeGram, Version
 from registry.services import grams, readme
 
 
@@ -112,6 +113,41 @@ def test_search_grams_index_the_texts_already_stored(clean_database):
             connection.execute(delete(Blob))
             for table in (KeywordGram, ReadmeGram):
                 assert connection.execute(select(func.count()).select_from(table)).scalar() == 0
+            connection.execute(text("DELETE FROM package"))
+    finally:
+        migrate.upgrade(engine)
+        engine.dispose()
+
+
+def test_versions_stored_before_get_their_pep_440_keys(clean_database):
+    """Migration 0013 gives every version stored before it the key the registry writes for a
+    new one (registry.version_order), across more than one of its reads (5,000 rows each)."""
+    stored = ["1.0", "1.0.0", "2.0rc1", "1.0.dev3", "1!0.1", "1.0+local.7", "1.0.post2", "10.0"]
+    stored += [f"3.{number}" for number in range(2_600)]
+    engine = make_engine(clean_database)
+    try:
+        migrate.downgrade(engine, "0012")
+        when = dt.datetime(2026, 12, 7, 10)
+        with engine.begin() as connection:
+            for package in (1, 2):
+                connection.execute(text("INSERT INTO package (id, owner, name, folded_handle, created_at) "
+                                        "VALUES (:p, 'alice', :n, :f, :t)"),
+                                   {"p": package, "n": f"p{package}", "f": f"alice/p{package}", "t": when})
+                connection.execute(text("INSERT INTO instance (id, package_id, hash, created_at, created_by, "
+                                        "updated_at, updated_by) VALUES (:p, :p, :h, :t, 'alice', :t, 'alice')"),
+                                   {"p": package, "h": str(package) * 64, "t": when})
+                connection.execute(text("INSERT INTO version (package_id, version, user_version, instance_id, "
+                                        "created_at, created_by) VALUES (:p, :v, :v, :p, :t, 'alice')"),
+                                   [{"p": package, "v": version, "t": when} for version in stored])
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            keys = connection.execute(select(Version.package_id, Version.version, Version.sort_key)).all()
+            listed = connection.execute(select(Version.version).where(Version.package_id == 2)
+                                        .order_by(Version.sort_key, Version.version)).scalars().all()
+        assert sorted(keys) == sorted((package, version, version_order.sort_key(version))
+                                      for package in (1, 2) for version in stored)
+        assert listed == sorted(stored, key=lambda version: (PackagingVersion(version), version))
+        with engine.begin() as connection:
             connection.execute(text("DELETE FROM package"))
     finally:
         migrate.upgrade(engine)

@@ -66,20 +66,26 @@ def _flat(value: dict) -> bool:
 
 
 def compact_json(value) -> bytes:
-    """`json.dumps(value, separators=(",", ":")).encode()`, byte for byte. A dict of strings to
-    strings or ints, or to such dicts (a dry run's URLs), goes through orjson, which writes the
-    same bytes for those whenever its output is ASCII without DEL (json.dumps writes every other
-    character, and DEL too, as a six-character \\u escape, where orjson writes them raw); anything
-    else (floats, which orjson formats differently past 1e16 and below 1e-4, ints beyond 64 bits,
-    lone surrogates) is left to json.dumps."""
-    if type(value) is dict and value:
-        nested = set(map(type, value.values())) == {dict} and set(map(type, value.keys())) == {str}
-        if _flat(value) or (nested and all(map(_flat, value.values()))):
-            try:
-                encoded = orjson.dumps(value)
-            except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, a lone surrogate
-                pass
-            else:
-                if encoded.isascii() and b"\x7f" not in encoded:
-                    return encoded
+    """`json.dumps(value, separators=(",", ":")).encode()`, byte for byte. A string (a hash in a
+    list), or a dict of strings to strings or ints, or to such dicts (a dry run's URLs), goes
+    through orjson, which writes the same bytes for those whenever its output is ASCII without
+    DEL (json.dumps writes every other character, and DEL too, as a six-character \\u escape,
+    where orjson writes them raw); anything else (floats, which orjson formats differently past
+    1e16 and below 1e-4, ints beyond 64 bits, lone surrogates) is left to json.dumps."""
+    if type(value) is str or _strings_or_ints(value):
+        try:
+            encoded = orjson.dumps(value)
+        except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, a lone surrogate
+            pass
+        else:
+            if encoded.isascii() and b"\x7f" not in encoded:
+                return encoded
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _strings_or_ints(value) -> bool:
+    """A dict of strings to strings or ints, or to such dicts."""
+    if type(value) is not dict or not value:
+        return False
+    nested = set(map(type, value.values())) == {dict} and set(map(type, value.keys())) == {str}
+    return _flat(value) or (nested and all(map(_flat, value.values())))

@@ -9,7 +9,7 @@ from ..schemas.packages import ChangeSchema, InstallArgs, PushSchema
 from ..services import packages, permissions, push
 from .context import json_body, service_context
 from .contract import SIGNED_IN, dump, dumped, operation
-from .json_output import install_body, strings_json
+from .json_output import install_body, streamed_list, strings_json
 from .response_cache import allow_caching
 
 bp = Blueprint("packages", __name__, url_prefix="/api")
@@ -80,7 +80,7 @@ def install(owner: str, name: str, top_hash: str):
 @bp.get("/package/<owner>/<name>/")
 @operation("Packages", "The tophashes of a package's instances", responses.InstanceHashes)
 def instance_hashes(owner: str, name: str):
-    return dumped(responses.InstanceHashes, {"hashes": packages.list_instance_hashes(service_context(), owner, name)})
+    return streamed_list("hashes", packages.instance_hashes(service_context(), owner, name))
 
 
 @bp.delete("/package/<owner>/<name>/")
@@ -94,7 +94,7 @@ def delete_package(owner: str, name: str):
 @bp.get("/package/<owner>/")
 @operation("Packages", "An owner's packages the caller may read", responses.OwnerPackages)
 def owner_packages(owner: str):
-    return dumped(responses.OwnerPackages, {"packages": packages.list_owner_packages(service_context(), owner)})
+    return streamed_list("packages", packages.owner_package_entries(service_context(), owner))
 
 
 @bp.get("/package_preview/<owner>/<name>/<top_hash>")

@@ -7,6 +7,7 @@ from ..schemas.packages import TagSchema
 from ..services import permissions, tags
 from .context import json_body, service_context
 from .contract import SIGNED_IN, dumped, operation
+from .json_output import streamed_list
 from .response_cache import allow_caching
 
 bp = Blueprint("tags", __name__, url_prefix="/api")
@@ -15,7 +16,7 @@ bp = Blueprint("tags", __name__, url_prefix="/api")
 @bp.get("/tag/<owner>/<name>/")
 @operation("Tags", "The tags of a package", responses.TagList)
 def list_tags(owner: str, name: str):
-    return dumped(responses.TagList, {"tags": tags.list_tags(service_context(), owner, name)})
+    return streamed_list("tags", tags.tag_entries(service_context(), owner, name))
 
 
 @bp.get("/tag/<owner>/<name>/<tag>")

@@ -7,6 +7,7 @@ from ..schemas.packages import VersionSchema
 from ..services import permissions, versions
 from .context import json_body, service_context
 from .contract import SIGNED_IN, dumped, operation
+from .json_output import streamed_list
 
 bp = Blueprint("versions", __name__, url_prefix="/api")
 
@@ -14,7 +15,7 @@ bp = Blueprint("versions", __name__, url_prefix="/api")
 @bp.get("/version/<owner>/<name>/")
 @operation("Versions", "The versions of a package", responses.VersionList)
 def list_versions(owner: str, name: str):
-    return dumped(responses.VersionList, {"versions": versions.list_versions(service_context(), owner, name)})
+    return streamed_list("versions", versions.version_entries(service_context(), owner, name))
 
 
 @bp.get("/version/<owner>/<name>/<version>")

@@ -5,7 +5,8 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..db import Base, BigId, Blob, Hash, Id, LongText, Name, Timestamp, utcnow
+from .. import version_order
+from ..db import Base, BigId, Blob, Hash, Id, LongText, Name, ShortBytes, Timestamp, utcnow
 
 
 class Package(Base):
@@ -43,9 +44,11 @@ class Instance(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)
     updated_by: Mapped[str] = mapped_column(Name(64))
 
-    # The index: a package's newest instance in one step, for the lists of recently updated packages.
+    # (package_id, updated_at): a package's newest instance in one step, for the lists of recently
+    # updated packages. (package_id, id): its instances in the order they were made, a batch at a time.
     __table_args__ = (UniqueConstraint("package_id", "hash"),
-                      Index("ix_instance_package_id_updated_at", "package_id", "updated_at"))
+                      Index("ix_instance_package_id_updated_at", "package_id", "updated_at"),
+                      Index("ix_instance_package_id_id", "package_id", "id"))
 
 
 class TreePiece(Base):
@@ -117,13 +120,22 @@ class Tag(Base):
     updated_by: Mapped[str] = mapped_column(Name(64))
 
 
+def _version_sort_key(context) -> bytes:
+    return version_order.sort_key(context.get_current_parameters()["version"])
+
+
 class Version(Base):
     __tablename__ = "version"
-    # The versions named last come first on the package page.
-    __table_args__ = (Index("ix_version_package_id_created_at", "package_id", "created_at", "version"),)
+    # The versions named last come first on the package page; all of them, in PEP 440 order, in
+    # the list (services.keyset walks (package_id, sort_key, version)).
+    __table_args__ = (Index("ix_version_package_id_created_at", "package_id", "created_at", "version"),
+                      Index("ix_version_package_id_sort_key", "package_id", "sort_key", "version"))
 
     package_id: Mapped[int] = mapped_column(ForeignKey("package.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[str] = mapped_column(Name(64), primary_key=True)  # PEP 440, normalised
+    # registry.version_order: bytes that sort as PEP 440 does, set from `version` on insert.
+    sort_key: Mapped[bytes] = mapped_column(ShortBytes(version_order.MAX_KEY_BYTES),
+                                          default=_version_sort_key)
     user_version: Mapped[str] = mapped_column(String(64))  # as the user wrote it
     instance_id: Mapped[int] = mapped_column(ForeignKey("instance.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(Timestamp(), default=utcnow)

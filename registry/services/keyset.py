@@ -1,9 +1,10 @@
-"""Long lists read a batch at a time, in the order they are listed: (created_at, id).
+"""Long lists read a batch at a time, in the order they are listed (a log by (created_at, id),
+tags by name, an owner's packages by name).
 
 Each batch starts right after the last row of the one before (a keyset), so every read is one
-step into an index (owner column, created_at, id) and a list of any length costs its rows, held
-a batch at a time. The first batch is read at once, within the request's unit of work; the rest
-as the caller takes them (the API sends each batch before the next is read)."""
+step into an index that holds that order (owner column, then the key) and a list of any length
+costs its rows, held a batch at a time. The first batch is read at once, within the request's
+unit of work; the rest as the caller takes them (the API sends each batch before the next is read)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,24 @@ from sqlalchemy.orm import Session
 BATCH_ROWS = 1_000
 
 
-def batches(session: Session, query: Select, created, id_) -> Iterator[list]:
-    """The rows of `query` (which selects the columns `created` and `id_`) ordered by them, in
-    lists of BATCH_ROWS."""
-    ordered = query.order_by(created, id_).limit(BATCH_ROWS)
-    return _rest(session, ordered, session.execute(ordered).all(), created, id_, BATCH_ROWS)
+def batches(session: Session, query: Select, *key) -> Iterator[list]:
+    """The rows of `query` (which selects the columns of `key`, unique together) ordered by
+    `key`, in lists of BATCH_ROWS."""
+    ordered = query.order_by(*key).limit(BATCH_ROWS)
+    return _rest(session, ordered, session.execute(ordered).all(), key, BATCH_ROWS)
 
 
-def _rest(session: Session, ordered: Select, rows: list, created, id_, size: int) -> Iterator[list]:
+def _rest(session: Session, ordered: Select, rows: list, key: tuple, size: int) -> Iterator[list]:
     while rows:
         yield rows
         if len(rows) < size:
             return
-        last_created, last_id = getattr(rows[-1], created.key), getattr(rows[-1], id_.key)
-        rows = session.execute(ordered.where(or_(created > last_created,
-                                                 and_(created == last_created, id_ > last_id)))).all()
+        last = [getattr(rows[-1], column.key) for column in key]
+        rows = session.execute(ordered.where(_after(key, last))).all()
+
+
+def _after(key: tuple, last: list):
+    """`key > last`, compared column by column, written as MariaDB and SQLite both walk an index
+    with: (a > x) OR (a = x AND b > y) ..."""
+    return or_(*(and_(*(column == value for column, value in zip(key[:i], last[:i])), key[i] > last[i])
+                 for i in range(len(key))))

@@ -6,29 +6,33 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from .. import names
 from ..db import epoch
+from ..errors import BadRequest
 from ..models import Instance, Package
 from . import permissions, search, users
 from .context import Context
 from .packages import summarize
 
 RECENT_COUNT = 20
+OWNER_PAGE_SIZE = 100
 SEARCH_PAGE_SIZE = 20
 
 
 def updated_packages(ctx: Context, *conditions, order_by_name: bool = False,
                      limit: int | None = None) -> list[tuple[Package, dt.datetime]]:
     """The packages the caller may read (and that meet `conditions`), each with the update time
-    of its newest instance; most recently updated first, or by name. Each newest instance is
-    one step down the index (package_id, updated_at): the cost follows the packages, not every
-    instance they ever had (reading those took 1.5 s at 500,000 instances)."""
+    of its newest instance; most recently updated first, or by handle without case (for one
+    owner: by name). Each newest instance is one step down the index (package_id, updated_at):
+    the cost follows the packages, not every instance they ever had (reading those took 1.5 s at
+    500,000 instances)."""
     newest = (select(Instance.updated_at).where(Instance.package_id == Package.id)
               .order_by(Instance.updated_at.desc()).limit(1).correlate(Package).scalar_subquery())
     updated = newest.label("updated")
     query = select(Package, updated).where(permissions.readable_clause(ctx), newest.is_not(None), *conditions)
-    query = query.order_by(func.lower(Package.name), Package.id) if order_by_name else \
+    query = query.order_by(Package.folded_handle) if order_by_name else \
         query.order_by(updated.desc(), Package.id.desc())
     return [tuple(row) for row in ctx.session.execute(query.limit(limit) if limit else query)]
 
@@ -48,10 +52,21 @@ def recent(ctx: Context, count: int = RECENT_COUNT) -> list[dict]:
     return _listing(ctx, limit=count)
 
 
-def owner_packages(ctx: Context, owner: str) -> dict:
-    """A user's own packages that the caller may read, by name; NotFound for no such user."""
+def owner_packages(ctx: Context, owner: str, after: str | None = None, count: int = OWNER_PAGE_SIZE) -> dict:
+    """A page of a user's own packages that the caller may read, by name without case: the first
+    `count` named after `after` (a package name), and the name to start the next page after when
+    there are more. NotFound for no such user. A page walks the key `folded_handle` (lower-case
+    `owner/name`) from where the last one ended, so it costs what it shows, however many
+    packages the owner has (all of them on one page took 4.9 s at 50,000)."""
     user = users.get_user(ctx.session, owner)
-    return {"name": user.name, "packages": _listing(ctx, Package.owner == user.name, order_by_name=True)}
+    if after is not None and not names.is_package_name(after):
+        raise BadRequest("Invalid page: `after` must be a package name")
+    # The owner's handles, and only theirs: user names are lower case, and `/` + 1 is `0`.
+    start, end = f"{user.name}/{(after or '').lower()}", f"{user.name}0"
+    listed = _listing(ctx, Package.folded_handle > start, Package.folded_handle < end, order_by_name=True,
+                      limit=count + 1)
+    return {"name": user.name, "packages": listed[:count], "after": after,
+            "next_after": listed[count - 1]["name"] if len(listed) > count else None}
 
 
 def search_page(ctx: Context, query: str, cursor: str | None = None, page_size: int = SEARCH_PAGE_SIZE) -> dict:

@@ -8,6 +8,7 @@ import json
 import posixpath
 import threading
 import weakref
+from typing import Iterator
 
 from sqlalchemy import and_, bindparam, delete, func, select
 
@@ -15,7 +16,7 @@ from .. import names, tree
 from ..db import epoch
 from ..errors import BadRequest, NotFound
 from ..models import Access, Blob, ChunkBlob, Instance, InstanceChunk, InstancePiece, Log, Package
-from . import blobs, permissions, tags, trees, versions
+from . import blobs, keyset, permissions, tags, trees, versions
 from .context import Context
 from .instances import find_instance
 from .events import DELETE, INSTALL, PREVIEW, record_event
@@ -176,10 +177,17 @@ def _readme_url(ctx: Context, package: Package, readme_hash: str | None) -> str 
     return ctx.store.download_url(package.owner, readme_hash, batch)
 
 
-def list_instance_hashes(ctx: Context, owner: str, name: str) -> list[str]:
+def instance_hashes(ctx: Context, owner: str, name: str) -> Iterator[str]:
+    """The tophash of every instance, oldest first. Permission is checked and the first are read
+    at once; the rest a batch at a time as they are taken (services.keyset), one step each into
+    the index (package_id, id)."""
     package = permissions.readable_package(ctx, owner, name)
-    return list(ctx.session.scalars(select(Instance.hash).where(Instance.package_id == package.id)
-                                    .order_by(Instance.id)))
+    query = select(Instance.id, Instance.hash).where(Instance.package_id == package.id)
+    for dialect in ("mysql", "mariadb"):
+        # MariaDB may otherwise read the package's instances by (package_id, hash), which holds
+        # every column asked for, and sort them all for each batch.
+        query = query.with_hint(Instance, "USE INDEX (ix_instance_package_id_id)", dialect)
+    return (row.hash for rows in keyset.batches(ctx.session, query, Instance.id) for row in rows)
 
 
 def summarize(ctx: Context, packages: list[Package]) -> list[dict]:
@@ -194,13 +202,16 @@ def summarize(ctx: Context, packages: list[Package]) -> list[dict]:
              "is_team": (p.id, permissions.TEAM) in shared} for p in packages]
 
 
-def list_owner_packages(ctx: Context, owner: str) -> list[dict]:
-    """The owner's packages the caller may read, by name, with their sharing flags."""
+def owner_package_entries(ctx: Context, owner: str) -> Iterator[dict]:
+    """The owner's packages the caller may read, by name, with their sharing flags: one
+    statement per batch (services.keyset) walking the key (owner, name), the flags as columns."""
     if not names.is_username(owner):
         raise names.impossible("user", owner)
-    packages = ctx.session.scalars(select(Package).where(Package.owner == owner, permissions.readable_clause(ctx))
-                                   .order_by(Package.name)).all()
-    return [{key: item[key] for key in ("name", "is_public", "is_team")} for item in summarize(ctx, packages)]
+    query = select(Package.name, permissions.shared_with(permissions.PUBLIC).label("is_public"),
+                   permissions.shared_with(permissions.TEAM).label("is_team")) \
+        .where(Package.owner == owner, permissions.readable_clause(ctx))
+    return ({"name": row.name, "is_public": bool(row.is_public), "is_team": bool(row.is_team)}
+            for rows in keyset.batches(ctx.session, query, Package.name) for row in rows)
 
 
 def delete_package(ctx: Context, owner: str, name: str) -> None:
@@ -291,5 +302,5 @@ def describe(ctx: Context, owner: str, name: str) -> dict:
     return {**summarize(ctx, [package])[0], "created_at": epoch(package.created_at),
             "instances": ctx.session.scalar(select(func.count(Instance.id)).where(Instance.package_id == package.id)),
             "pushes": ctx.session.scalar(select(func.count(Log.id)).where(Log.package_id == package.id)),
-            "bytes": int(size), "access": list(access), "tags": tags.list_tags(ctx, owner, name),
-            "versions": versions.list_versions(ctx, owner, name)}
+            "bytes": int(size), "access": list(access), "tags": list(tags.tag_entries(ctx, owner, name)),
+            "versions": list(versions.version_entries(ctx, owner, name))}

@@ -53,6 +53,12 @@ def readable_clause(ctx: Context, *, prebuilt: bool = False) -> ColumnElement[bo
     return exists().where(Access.package_id == Package.id, Access.principal.in_(principals(ctx)))
 
 
+def shared_with(principal: str) -> ColumnElement[bool]:
+    """SQL condition on Package: it is shared with `principal` (`public`, `team`, a user name);
+    selected as a column, the sharing flags of each package of a list in the list's statement."""
+    return exists().where(Access.package_id == Package.id, Access.principal == principal)
+
+
 def readable_params(ctx: Context) -> dict:
     """The parameters of `readable_clause(ctx, prebuilt=True)`."""
     if ctx.actor.is_operator:

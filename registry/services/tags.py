@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from typing import Iterator
+
+from sqlalchemy import and_, bindparam, select, update
 
 from .. import names
 from ..db import utcnow
 from ..errors import Conflict, NotFound
-from ..models import Access, Instance, Package, Tag
-from . import permissions
+from ..models import Instance, Package, Tag
+from . import keyset, permissions
 from .context import Context
 from .instances import find_instance, hashes_of
 
@@ -30,11 +32,19 @@ def move_tag(ctx: Context, package: Package, instance: Instance, name: str) -> N
     ctx.session.flush()
 
 
-def list_tags(ctx: Context, owner: str, name: str) -> list[dict]:
+def tag_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
+    """Every tag of the package by name, with its hash. Permission is checked and the first tags
+    are read at once; the rest a batch at a time as they are taken (services.keyset): a tag is
+    one request, so a public package may have more than a worker should hold."""
     package = permissions.readable_package(ctx, owner, name)
-    rows = ctx.session.execute(select(Tag.name, Instance.hash).join(Instance, Instance.id == Tag.instance_id)
-                               .where(Tag.package_id == package.id).order_by(Tag.name)).all()
-    return [{"tag": tag, "hash": hash_} for tag, hash_ in rows]
+    return _tagged(ctx, keyset.batches(ctx.session, select(Tag.name, Tag.instance_id)
+                                       .where(Tag.package_id == package.id), Tag.name))
+
+
+def _tagged(ctx: Context, batches: Iterator[list]) -> Iterator[dict]:
+    for rows in batches:
+        hashes = hashes_of(ctx.session, {row.instance_id for row in rows})
+        yield from ({"tag": row.name, "hash": hashes[row.instance_id]} for row in rows)
 
 
 def first_tags(ctx: Context, package: Package, count: int) -> tuple[list[dict], bool]:
@@ -44,10 +54,6 @@ def first_tags(ctx: Context, package: Package, count: int) -> tuple[list[dict], 
                                .order_by(Tag.name).limit(count + 1)).all()
     hashes = hashes_of(ctx.session, {instance_id for _, instance_id in rows[:count]})
     return [{"tag": tag, "hash": hashes[instance_id]} for tag, instance_id in rows[:count]], len(rows) > count
-
-
-def _shared_with(principal: str):
-    return exists().where(Access.package_id == Package.id, Access.principal == principal)
 
 
 _GET_TAG: dict[bool, object] = {}
@@ -61,7 +67,8 @@ def _get_tag_statement(ctx: Context):
     if statement is None:
         statement = (
             select(Instance.hash, Instance.created_by, Instance.created_at, Instance.updated_by, Instance.updated_at,
-                   _shared_with(permissions.PUBLIC).label("is_public"), _shared_with(permissions.TEAM).label("is_team"))
+                   permissions.shared_with(permissions.PUBLIC).label("is_public"),
+                   permissions.shared_with(permissions.TEAM).label("is_team"))
             .select_from(Package)
             .outerjoin(Tag, and_(Tag.package_id == Package.id, Tag.name == bindparam("tag")))
             .outerjoin(Instance, Instance.id == Tag.instance_id)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from packaging.version import Version as Pep440
+from typing import Iterator
 
 from sqlalchemy import select
 
 from .. import names
 from ..errors import Conflict, NotFound
 from ..models import Instance, Package, Version
-from . import permissions
+from . import keyset, permissions
 from .context import Context
 from .instances import find_instance, hashes_of
 
@@ -20,22 +20,31 @@ def normalise(version: str) -> str:
     return names.parse_version(version)[0]
 
 
-def list_versions(ctx: Context, owner: str, name: str) -> list[dict]:
+def version_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
+    """Every version of the package in PEP 440 order (ties, such as `1.0` and `1.0.0`, by name),
+    as the user wrote it, with its hash. Permission is checked and the first versions are read at
+    once; the rest a batch at a time as they are taken, walking (package_id, sort_key, version)
+    (services.keyset, registry.version_order): a version is one request, so a public package may
+    have more than a worker should hold."""
     package = permissions.readable_package(ctx, owner, name)
-    rows = ctx.session.execute(select(Version.version, Version.user_version, Instance.hash)
-                               .join(Instance, Instance.id == Version.instance_id)
-                               .where(Version.package_id == package.id)).all()
-    return [{"version": user_version, "hash": hash_}
-            for _, user_version, hash_ in sorted(rows, key=lambda row: Pep440(row[0]))]
+    query = select(Version.sort_key, Version.version, Version.user_version, Version.instance_id) \
+        .where(Version.package_id == package.id)
+    return _versions(ctx, keyset.batches(ctx.session, query, Version.sort_key, Version.version))
+
+
+def _versions(ctx: Context, batches: Iterator[list]) -> Iterator[dict]:
+    for rows in batches:
+        hashes = hashes_of(ctx.session, {row.instance_id for row in rows})
+        yield from ({"version": row.user_version, "hash": hashes[row.instance_id]} for row in rows)
 
 
 def newest_versions(ctx: Context, package: Package, count: int) -> tuple[list[dict], bool]:
     """The `count` versions of the package named last (the page), in PEP 440 order, and
     whether it has more."""
-    rows = ctx.session.execute(select(Version.version, Version.user_version, Version.instance_id)
+    rows = ctx.session.execute(select(Version.sort_key, Version.version, Version.user_version, Version.instance_id)
                                .where(Version.package_id == package.id)
                                .order_by(Version.created_at.desc(), Version.version.desc()).limit(count + 1)).all()
-    shown = sorted(rows[:count], key=lambda row: Pep440(row.version))
+    shown = sorted(rows[:count], key=lambda row: (row.sort_key, row.version))  # as the list
     hashes = hashes_of(ctx.session, {row.instance_id for row in shown})
     return [{"version": row.user_version, "hash": hashes[row.instance_id]} for row in shown], len(rows) > count
 
