@@ -58,21 +58,22 @@ def _member(key: str, value) -> bytes:
     return json.dumps(key).encode() + b":" + compact_json(value)
 
 
-_STRING_OR_INT = {str, int}
+_SCALARS = {str, int, bool}  # written alike by orjson and json.dumps
 
 
 def _flat(value: dict) -> bool:
-    return bool(value) and set(map(type, value.keys())) == {str} and set(map(type, value.values())) <= _STRING_OR_INT
+    return bool(value) and set(map(type, value.keys())) == {str} and set(map(type, value.values())) <= _SCALARS
 
 
 def compact_json(value) -> bytes:
     """`json.dumps(value, separators=(",", ":")).encode()`, byte for byte. A string (a hash in a
-    list), or a dict of strings to strings or ints, or to such dicts (a dry run's URLs), goes
-    through orjson, which writes the same bytes for those whenever its output is ASCII without
-    DEL (json.dumps writes every other character, and DEL too, as a six-character \\u escape,
-    where orjson writes them raw); anything else (floats, which orjson formats differently past
-    1e16 and below 1e-4, ints beyond 64 bits, lone surrogates) is left to json.dumps."""
-    if type(value) is str or _strings_or_ints(value):
+    list), or a dict of strings to strings, ints or booleans, or to such dicts (a dry run's URLs,
+    an owner's package), goes through orjson, which writes the same bytes for those whenever its
+    output is ASCII without DEL (json.dumps writes every other character, and DEL too, as a
+    six-character \\u escape, where orjson writes them raw); anything else (floats, which orjson
+    formats differently past 1e16 and below 1e-4, ints beyond 64 bits, lone surrogates) is left
+    to json.dumps."""
+    if type(value) is str or _simple_dict(value):
         try:
             encoded = orjson.dumps(value)
         except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits, a lone surrogate
@@ -83,8 +84,8 @@ def compact_json(value) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def _strings_or_ints(value) -> bool:
-    """A dict of strings to strings or ints, or to such dicts."""
+def _simple_dict(value) -> bool:
+    """A dict of strings to strings, ints or booleans, or to such dicts."""
     if type(value) is not dict or not value:
         return False
     nested = set(map(type, value.values())) == {dict} and set(map(type, value.keys())) == {str}

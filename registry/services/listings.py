@@ -61,8 +61,9 @@ def owner_packages(ctx: Context, owner: str, after: str | None = None, count: in
     user = users.get_user(ctx.session, owner)
     if after is not None and not names.is_package_name(after):
         raise BadRequest("Invalid page: `after` must be a package name")
-    # The owner's handles, and only theirs: user names are lower case, and `/` + 1 is `0`.
-    start, end = f"{user.name}/{(after or '').lower()}", f"{user.name}0"
+    # The owner's handles, and only theirs (user names are lower case): `/` + 1 is `0`.
+    owner_key = user.name.lower()
+    start, end = f"{owner_key}/{(after or '').lower()}", f"{owner_key}0"
     listed = _listing(ctx, Package.folded_handle > start, Package.folded_handle < end, order_by_name=True,
                       limit=count + 1)
     return {"name": user.name, "packages": listed[:count], "after": after,

@@ -40,6 +40,8 @@ STRANGE = ["plain", "", "é", "日本語", "emoji 🎉", "\x7f", "tab\tnew\nline
     {"bool": True, "none": None, "nested": {"é": [1, 2.5, "x"]}},
     {1: "int key"},
     {"mixed": "x", "number": 1, "flag": False},
+    {"name": "sales", "is_public": True, "is_team": False},
+    {"a": {"x": True, "y": 1, "z": "é"}},
     {"a" * 64: {"head": "http://s3/objs/a?X-Amz-Signature=1", "put": "http://s3/uploads/a?x=%2B"}},
     {"a": {"x": "é"}, "b": {"y": "\x7f"}},
     {"a": {}, "b": {"x": "y"}},
