@@ -5,15 +5,16 @@ from flask import Blueprint, jsonify
 from ..schemas import responses
 from ..services import access
 from .context import service_context
-from .contract import SIGNED_IN, dumped, operation
+from .contract import SIGNED_IN, operation
+from .json_output import streamed_list
 
 bp = Blueprint("access", __name__, url_prefix="/api")
 
 
 @bp.get("/access/<owner>/<name>/")
-@operation("Access", "Who may read a package (owner only)", responses.AccessList, auth=SIGNED_IN, errors=(403,))
+@operation("Access", "Who may read a package (any signed-in reader may list it)", responses.AccessList, auth=SIGNED_IN, errors=(403,))
 def list_access(owner: str, name: str):
-    return dumped(responses.AccessList, {"users": access.list_access(service_context(), owner, name)})
+    return streamed_list("users", access.access_entries(service_context(), owner, name))  # as tags
 
 
 @bp.get("/access/<owner>/<name>/<principal>")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from sqlalchemy import select
 
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..models import Access, User
-from . import permissions
+from . import keyset, permissions
 from .context import Context
 from .users import USERNAME_RE
 
@@ -19,10 +21,20 @@ def _principal(ctx: Context, principal: str) -> str:
     return principal
 
 
-def list_access(ctx: Context, owner: str, name: str) -> list[str]:
+def access_entries(ctx: Context, owner: str, name: str) -> Iterator[str]:
+    """Who may read the package, by name. The caller is checked and the first are read at once;
+    the rest a batch at a time as they are taken, walking the key (package_id, principal)
+    (services.keyset): any reader of a public package may list it, and it grows with every grant."""
     permissions.require_user(ctx.actor)
     package = permissions.readable_package(ctx, owner, name)
-    return sorted(ctx.session.scalars(select(Access.principal).where(Access.package_id == package.id)))
+    # Named: MariaDB may otherwise walk (principal), every package's grants after the last one.
+    batches = keyset.batches(ctx.session, select(Access.principal).where(Access.package_id == package.id),
+                             Access.principal, index="PRIMARY")
+    return (row.principal for rows in batches for row in rows)
+
+
+def list_access(ctx: Context, owner: str, name: str) -> list[str]:
+    return list(access_entries(ctx, owner, name))
 
 
 def grant_access(ctx: Context, owner: str, name: str, principal: str) -> None:

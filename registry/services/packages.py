@@ -182,12 +182,10 @@ def instance_hashes(ctx: Context, owner: str, name: str) -> Iterator[str]:
     at once; the rest a batch at a time as they are taken (services.keyset), one step each into
     the index (package_id, id)."""
     package = permissions.readable_package(ctx, owner, name)
-    query = select(Instance.id, Instance.hash).where(Instance.package_id == package.id)
-    for dialect in ("mysql", "mariadb"):
-        # MariaDB may otherwise read the package's instances by (package_id, hash), which holds
-        # every column asked for, and sort them all for each batch.
-        query = query.with_hint(Instance, "USE INDEX (ix_instance_package_id_id)", dialect)
-    return (row.hash for rows in keyset.batches(ctx.session, query, Instance.id) for row in rows)
+    # Named: MariaDB may otherwise read them by (package_id, hash), which holds both columns.
+    batches = keyset.batches(ctx.session, select(Instance.id, Instance.hash).where(Instance.package_id == package.id),
+                             Instance.id, index="ix_instance_package_id_id")
+    return (row.hash for rows in batches for row in rows)
 
 
 def summarize(ctx: Context, packages: list[Package]) -> list[dict]:

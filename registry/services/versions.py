@@ -29,7 +29,9 @@ def version_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
     package = permissions.readable_package(ctx, owner, name)
     query = select(Version.sort_key, Version.version, Version.user_version, Version.instance_id) \
         .where(Version.package_id == package.id)
-    return _versions(ctx, keyset.batches(ctx.session, query, Version.sort_key, Version.version))
+    # Named: the primary key (package_id, version) holds every column too, and MariaDB may choose it and sort.
+    return _versions(ctx, keyset.batches(ctx.session, query, Version.sort_key, Version.version,
+                                         index="ix_version_package_id_sort_key"))
 
 
 def _versions(ctx: Context, batches: Iterator[list]) -> Iterator[dict]:

@@ -27,7 +27,8 @@ TAGS = ["latest", "A", "a", "B", "t-1", "t.1", "T1", "z9", "Z9", "0", "stable"]
 VERSIONS = ["1.0", "1.0.0", "v1.0.1", "2.0rc1", "2.0pre2", "1.0.dev3", "1!0.1", "1.0+local.7", "1.0+local.a",
             "1.0.post2", "10.0", "9.0", "1.0a1", "1.0b1", "1.0a1.dev1", "0.9", "1.0.post1.dev1", "2.0"]
 LISTS = {"tags": "/api/tag/alice/lists/", "versions": "/api/version/alice/lists/",
-         "hashes": "/api/package/alice/lists/", "packages": "/api/package/alice/"}
+         "hashes": "/api/package/alice/lists/", "packages": "/api/package/alice/", "users": "/api/access/alice/lists/"}
+SIGNED_IN_ONLY = {"users"}
 
 
 @pytest.fixture
@@ -63,6 +64,10 @@ def _hashes(registry, ids) -> dict[int, str]:
         return dict(session.execute(select(Instance.id, Instance.hash).where(Instance.id.in_(ids))).all())
 
 
+def _signed_in(registry, listed: str) -> dict:
+    return {"Authorization": f"Bearer {registry.token('bob')}"} if listed in SIGNED_IN_ONLY else {}
+
+
 def expected(registry, package_id: int, listed: str, caller: str | None) -> bytes:
     """What the registry answered before its lists were streamed: every row, read at once and
     sorted, through the response schema and `jsonify`."""
@@ -79,6 +84,9 @@ def expected(registry, package_id: int, listed: str, caller: str | None) -> byte
             rows = sorted(rows, key=lambda row: (Pep440(row.version), row.version))
             answer = responses.VersionList, {"versions": [{"version": row.user_version, "hash": row.hash}
                                                           for row in rows]}
+        elif listed == "users":
+            answer = responses.AccessList, {"users": sorted(session.scalars(
+                select(Access.principal).where(Access.package_id == package_id)))}
         elif listed == "hashes":
             answer = responses.InstanceHashes, {"hashes": session.scalars(
                 select(Instance.hash).where(Instance.package_id == package_id).order_by(Instance.id)).all()}
@@ -102,6 +110,8 @@ def test_each_list_is_sent_as_before_however_it_is_read(lists, monkeypatch, list
     monkeypatch.setattr(keyset, "BATCH_ROWS", batch_rows)
     monkeypatch.setattr(json_output, "CHUNK_BYTES", 50)
     for caller in (None, "bob", "alice"):
+        if caller is None and listed in SIGNED_IN_ONLY:
+            continue
         token = registry.token(caller) if caller else None
         response = registry.api("GET", LISTS[listed], token=token)
         assert response.status_code == 200 and "Content-Length" not in response.headers  # sent as it is read
@@ -110,7 +120,7 @@ def test_each_list_is_sent_as_before_however_it_is_read(lists, monkeypatch, list
         else:  # the owner reads every package of their own
             assert [p["name"] for p in response.get_json()["packages"]] == [
                 "Alpha2", "Zeta", "alpha", "beta", "gamma", "lists"]
-    items = registry.client.get(LISTS[listed]).get_json()[listed]
+    items = registry.client.get(LISTS[listed], headers=_signed_in(registry, listed)).get_json()[listed]
     if listed == "versions":
         assert [v["version"] for v in items] == [
             "0.9", "1.0.dev3", "1.0a1.dev1", "1.0a1", "1.0b1", "1.0", "1.0.0", "1.0+local.a", "1.0+local.7",
@@ -121,11 +131,11 @@ def test_each_list_is_sent_as_before_however_it_is_read(lists, monkeypatch, list
                          {"name": "lists", "is_public": True, "is_team": False}]
 
 
-@pytest.mark.parametrize("listed", ["tags", "versions", "hashes"])
+@pytest.mark.parametrize("listed", ["tags", "versions", "hashes", "users"])
 def test_a_list_the_caller_may_not_read_is_a_404_not_a_stream(lists, listed):
     registry, _ = lists
     registry.api("DELETE", "/api/access/alice/lists/public", token=registry.token("alice"))
-    response = registry.client.get(LISTS[listed])
+    response = registry.api("GET", LISTS[listed], token=registry.token("bob"))
     assert response.status_code == 404 and response.headers["Content-Length"] == str(len(response.get_data()))
     assert response.get_json()["message"].startswith("Package alice/lists does not exist")
 
@@ -147,6 +157,8 @@ def add_rows(registry, package_id: int, listed: str, count: int) -> None:
             elif listed == "versions":
                 session.add_all(Version(package_id=package_id, version=f"5.{n}", user_version=f"5.{n}",
                                         instance_id=instance_id, created_by="alice") for n in numbers)
+            elif listed == "users":  # grants to users who need not exist for the list
+                session.add_all(Access(package_id=package_id, principal=f"user_{n:05}_{'x' * 50}") for n in numbers)
             elif listed == "hashes":
                 session.add_all(Instance(package_id=package_id, hash=f"{n:064x}", created_by="alice",
                                          updated_by="alice") for n in numbers)
@@ -168,10 +180,10 @@ def test_a_long_list_is_never_held_whole(lists, monkeypatch, listed):
     registry, package_id = lists
     add_rows(registry, package_id, listed, 20_000)
     monkeypatch.setattr(keyset, "BATCH_ROWS", 100)
-    assert registry.client.get(LISTS[listed]).status_code == 200  # what a first request builds once
+    assert registry.client.get(LISTS[listed], headers=_signed_in(registry, listed)).status_code == 200  # built once
     tracemalloc.start()
     try:
-        response = registry.client.get(LISTS[listed], buffered=False)
+        response = registry.client.get(LISTS[listed], buffered=False, headers=_signed_in(registry, listed))
         sent = sum(len(piece) for piece in response.response)
         response.close()
         _, peak = tracemalloc.get_traced_memory()
@@ -189,12 +201,13 @@ def test_each_list_walks_an_index_in_its_order(lists):
         add_rows(registry, package_id, listed, 2_000)
     engine = analyzed(registry, "tag, version, instance, package, access")
     indexes = {"tag": "PRIMARY", "version": "ix_version_package_id_sort_key", "instance": "ix_instance_package_id_id",
-               "package": "uq_package_owner_name"}
+               "package": "uq_package_owner_name", "access": "PRIMARY"}
     for listed, path in LISTS.items():
         with recorded_statements(engine) as recorded:
-            response = registry.client.get(path)
+            response = registry.client.get(path, headers=_signed_in(registry, listed))
             assert response.status_code == 200 and len(response.get_json()[listed]) > 2_000  # read while recorded
-        table = {"tags": "tag", "versions": "version", "hashes": "instance", "packages": "package"}[listed]
+        table = {"tags": "tag", "versions": "version", "hashes": "instance", "packages": "package",
+                 "users": "access"}[listed]
         seen = [(statement, parameters) for statement, parameters in recorded
                 if "ORDER BY" in statement and re.search(f"FROM `?{table}`?\\s", statement)]
         assert len(seen) == 3, recorded  # 2,000 rows and more: three batches
