@@ -140,9 +140,10 @@ def test_a_list_the_caller_may_not_read_is_a_404_not_a_stream(lists, listed):
     assert response.get_json()["message"].startswith("Package alice/lists does not exist")
 
 
-def test_packages_of_no_possible_owner_are_a_plain_error(registry):
+def test_packages_of_no_possible_owner_are_a_plain_404(registry):
     response = registry.client.get("/api/package/Not-A-User/")
-    assert response.status_code in (400, 404) and "Content-Length" in response.headers
+    assert response.status_code == 404 and response.headers["Content-Length"] == str(len(response.get_data()))
+    assert response.get_json()["message"] == "No user can be called 'Not-A-User'"
 
 
 def add_rows(registry, package_id: int, listed: str, count: int) -> None:
