@@ -1,6 +1,8 @@
-"""Looking up an instance of a package by its tophash."""
+"""Instances of a package: one by its tophash, and the tophashes of many by id (for lists)."""
 
 from __future__ import annotations
+
+from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +17,14 @@ def find_instance(session: Session, package_id: int, top_hash: str) -> Instance 
     if not tree.is_hash(top_hash):
         return None
     return session.scalar(select(Instance).where(Instance.package_id == package_id, Instance.hash == top_hash))
+
+
+def named_hashes(session: Session, batches: Iterator[list], key: str, column: str) -> Iterator[dict]:
+    """Each row of `batches` (rows with an `instance_id`) as `{key: row.<column>, "hash": the
+    instance's hash}`; the hashes of each batch in one read (a tag's or a version's list)."""
+    for rows in batches:
+        hashes = hashes_of(session, {row.instance_id for row in rows})
+        yield from ({key: getattr(row, column), "hash": hashes[row.instance_id]} for row in rows)
 
 
 def hashes_of(session: Session, ids, known: dict[int, str] | None = None) -> dict[int, str]:

@@ -12,7 +12,7 @@ from ..errors import Conflict, NotFound
 from ..models import Instance, Package, Tag
 from . import keyset, permissions
 from .context import Context
-from .instances import find_instance, hashes_of
+from .instances import find_instance, hashes_of, named_hashes
 
 LATEST = "latest"
 UNSET = object()
@@ -37,14 +37,9 @@ def tag_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
     are read at once; the rest a batch at a time as they are taken (services.keyset): a tag is
     one request, so a public package may have more than a worker should hold."""
     package = permissions.readable_package(ctx, owner, name)
-    return _tagged(ctx, keyset.batches(ctx.session, select(Tag.name, Tag.instance_id)
-                                       .where(Tag.package_id == package.id), Tag.name))
-
-
-def _tagged(ctx: Context, batches: Iterator[list]) -> Iterator[dict]:
-    for rows in batches:
-        hashes = hashes_of(ctx.session, {row.instance_id for row in rows})
-        yield from ({"tag": row.name, "hash": hashes[row.instance_id]} for row in rows)
+    batches = keyset.batches(ctx.session, select(Tag.name, Tag.instance_id).where(Tag.package_id == package.id),
+                             Tag.name)
+    return named_hashes(ctx.session, batches, "tag", "name")
 
 
 def first_tags(ctx: Context, package: Package, count: int) -> tuple[list[dict], bool]:

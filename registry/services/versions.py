@@ -11,7 +11,7 @@ from ..errors import Conflict, NotFound
 from ..models import Instance, Package, Version
 from . import keyset, permissions
 from .context import Context
-from .instances import find_instance, hashes_of
+from .instances import find_instance, hashes_of, named_hashes
 
 
 def normalise(version: str) -> str:
@@ -30,14 +30,9 @@ def version_entries(ctx: Context, owner: str, name: str) -> Iterator[dict]:
     query = select(Version.sort_key, Version.version, Version.user_version, Version.instance_id) \
         .where(Version.package_id == package.id)
     # Named: the primary key (package_id, version) holds every column too, and MariaDB may choose it and sort.
-    return _versions(ctx, keyset.batches(ctx.session, query, Version.sort_key, Version.version,
-                                         index="ix_version_package_id_sort_key"))
-
-
-def _versions(ctx: Context, batches: Iterator[list]) -> Iterator[dict]:
-    for rows in batches:
-        hashes = hashes_of(ctx.session, {row.instance_id for row in rows})
-        yield from ({"version": row.user_version, "hash": hashes[row.instance_id]} for row in rows)
+    batches = keyset.batches(ctx.session, query, Version.sort_key, Version.version,
+                             index="ix_version_package_id_sort_key")
+    return named_hashes(ctx.session, batches, "version", "user_version")
 
 
 def newest_versions(ctx: Context, package: Package, count: int) -> tuple[list[dict], bool]:
