@@ -7,7 +7,9 @@ cheap requests and anyone may then read them. Prints, for the package page and `
 the median time of 3 and the peak of Python memory (tracemalloc) during one request, next to
 two baselines of the same run: `GET /api/tag/alice/history/latest` (a read whose cost does not
 depend on the log) and the package's log rows fetched as raw SQL through PyMySQL (the least it
-costs to move them out of MariaDB).
+costs to move them out of MariaDB). Last, a third package gets 10,000, 100,000 and 500,000
+events (every install adds one), and its weekly counts (`GET /api/package_timeseries/`) are
+timed against the same tag GET.
 
     python benchmarks/package_history.py [--database-url mysql+pymysql://root@127.0.0.1:3306/]
 
@@ -32,6 +34,7 @@ from scale_stack import database, raw_connection  # noqa: E402
 from tests.helpers import TestRegistry  # noqa: E402
 
 LEVELS = (1_000, 10_000, 50_000)
+EVENT_LEVELS = (10_000, 100_000, 500_000)
 MESSAGE_CHARS = 10_000  # schemas.packages.MAX_MESSAGE_LENGTH
 ROWS_PER_INSERT = 500
 SECRET = "package-history-benchmark-secret-key-0123456789"
@@ -55,6 +58,16 @@ def add_labels(cursor, package_id: int, instance_id: int, start: int, stop: int)
         cursor.execute("INSERT INTO version (package_id, version, user_version, sort_key, instance_id, created_at, "
                        "created_by) VALUES " + ",".join(f"({package_id},'1.{n}','1.{n}',%s,{instance_id},NOW(6),'alice')"
                                                         for n in numbers), [sort_key(f"1.{n}") for n in numbers])
+
+
+def add_events(cursor, name: str, start: int, stop: int) -> None:
+    """Events of alice/<name> over the last 700 days, installs and previews in turn (an install
+    or a preview of a public package is one anonymous request each)."""
+    for first in range(start, stop, ROWS_PER_INSERT * 20):
+        numbers = range(first, min(first + ROWS_PER_INSERT * 20, stop))
+        cursor.execute("INSERT INTO event (created_at, type, package_owner, package_name) VALUES " + ",".join(
+            f"(NOW(6) - INTERVAL {n % 700} DAY, '{('INSTALL', 'PREVIEW')[n % 2]}', 'alice', '{name}')"
+            for n in numbers))
 
 
 def raw_log_seconds(cursor, package_id: int) -> float:
@@ -152,6 +165,16 @@ def main() -> None:
                 print(f"{level:>7,} tags and versions: baseline GET tag {tag_seconds * 1000:,.1f} ms", flush=True)
                 report(f"{level:>7,} tags and versions", "package page",
                        measured(app.test_client(), "/package/alice/labels"), tag_seconds)
+            package_id, _ = public_package(registry, cursor, "popular", {"data.csv": b"p\n1\n"})
+            stored = 0
+            for level in EVENT_LEVELS:
+                add_events(cursor, "popular", stored, level)
+                stored = level
+                analyze(cursor, "event")
+                tag_seconds, _, _ = measured(app.test_client(), "/api/tag/alice/popular/latest")
+                print(f"{level:>7,} events: baseline GET tag {tag_seconds * 1000:,.1f} ms", flush=True)
+                report(f"{level:>7,} events", "timeseries", measured(
+                    app.test_client(), "/api/package_timeseries/alice/popular/install"), tag_seconds)
         db.close()
         app.extensions["registry"].engine.dispose()
 

@@ -24,5 +24,8 @@ class Event(Base):
 
     __table_args__ = (
         Index("ix_event_package", "package_owner", "package_name"),
+        # A package's events of one kind by time: its weekly counts read only the last year's
+        # entries, and its total only this index (services.timeseries).
+        Index("ix_event_package_type_created_at", "package_owner", "package_name", "type", "created_at"),
         Index("ix_event_user", "user"),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, select
 
 from ..db import epoch, utcnow
 from ..errors import BadRequest
@@ -28,11 +28,13 @@ def package_timeseries(ctx: Context, owner: str, name: str, event_type: str,
     now = now or utcnow()
     end = dt.datetime.combine(now.date() - dt.timedelta(days=now.weekday()), dt.time()) + dt.timedelta(weeks=1)
     starts = [end - dt.timedelta(weeks=WEEKS - week) for week in range(WEEKS + 1)]  # the last one is `end`
-    # One row of 52 conditional counts: portable across SQLite and MySQL, one pass over the index.
-    weekly = [func.count(case((and_(Event.created_at >= starts[week], Event.created_at < starts[week + 1]), 1)))
-              for week in range(WEEKS)]
-    row = ctx.session.execute(
-        select(func.count(), *weekly)
-        .where(Event.package_owner == owner, Event.package_name == name, Event.type == kind)).one()
+    of_kind = (Event.package_owner == owner, Event.package_name == name, Event.type == kind)
+    # Each week is one range of the index (package_owner, package_name, type, created_at), counted
+    # without the table: every install of a package adds an event, so a popular package has
+    # millions, and a count over all of them per request took 0.7 s at 500,000.
+    weekly = [select(func.count()).where(*of_kind, Event.created_at >= starts[week], Event.created_at < starts[week + 1])
+              .scalar_subquery() for week in range(WEEKS)]
+    counts = ctx.session.execute(select(*weekly)).one()
+    total = ctx.session.scalar(select(func.count()).where(*of_kind))
     return {"startDate": int(epoch(starts[0])), "endDate": int(epoch(end)), "frequency": "week",
-            "timeSeries": [int(count) for count in row[1:]], "total": int(row[0])}
+            "timeSeries": [int(count) for count in counts], "total": int(total)}

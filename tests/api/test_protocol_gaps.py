@@ -12,7 +12,7 @@ import pytest
 
 from registry.db import epoch, utcnow
 from registry.models import Event
-from tests.helpers import build_tree
+from tests.helpers import build_tree, query_plans, recorded_statements
 from tests.web.pages import get
 
 WEEK = dt.timedelta(weeks=1)
@@ -63,6 +63,33 @@ def test_timeseries_counts_events_per_week_for_52_weeks(alice_packages):
     assert (status, body) == (200, {"startDate": int(epoch(end - 52 * WEEK)), "endDate": int(epoch(end)),
                                     "frequency": "week", "timeSeries": expected, "total": 7})
     assert end.weekday() == 0 and body["endDate"] - body["startDate"] == 52 * 7 * 86400
+
+
+def test_timeseries_reads_the_index_of_its_kind_and_time_only(alice_packages):
+    """Every install adds an event, so a popular package has millions. Each week is a range of
+    the index (package_owner, package_name, type, created_at) and the total a count of it: no
+    table rows, and no other kind's or package's events (migration 0014)."""
+    registry = alice_packages
+    end = coming_monday()
+    for kind, name in [("INSTALL", "public"), ("PREVIEW", "public"), ("INSTALL", "other")]:
+        add_events(registry, "alice", name, kind, *(end - dt.timedelta(hours=7 * n + 1) for n in range(700)))
+    engine = registry.state.engine
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE TABLE event")
+    with recorded_statements(engine) as recorded:
+        status, body = timeseries(registry, "alice/public/install")
+    assert status == 200 and body["total"] == 700 and sum(body["timeSeries"]) == 700
+    seen = [(statement, parameters) for statement, parameters in recorded if "FROM event" in statement]
+    assert len(seen) == 2
+    for plan in query_plans(engine, seen):
+        if engine.dialect.name == "sqlite":
+            steps = [step for step in plan if "event" in step]
+            assert steps and all("COVERING INDEX ix_event_package_type_created_at" in step for step in steps), plan
+        else:
+            rows = [row for row in plan if row["table"] == "event"]
+            assert rows and all((row["key"], "Using index" in (row["Extra"] or "")) ==
+                                ("ix_event_package_type_created_at", True) for row in rows), plan
 
 
 def test_timeseries_event_type_is_case_insensitive_and_counts_only_that_type(alice_packages):
