@@ -19,6 +19,7 @@ It creates a database `registry_bench_<random>` and drops it at exit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -70,13 +71,12 @@ def add_events(cursor, name: str, start: int, stop: int) -> None:
             for n in numbers))
 
 
-def raw_log_seconds(cursor, package_id: int) -> float:
-    """Median of 3: the package's log rows, as raw SQL fetched whole through PyMySQL."""
+def raw_seconds(cursor, statement: str, parameters: tuple) -> float:
+    """Median of 3: the rows of `statement`, fetched whole through PyMySQL."""
     times = []
     for _ in range(3):
         started = time.perf_counter()
-        cursor.execute("SELECT id, instance_id, created_at, author, message FROM log WHERE package_id = %s",
-                       (package_id,))
+        cursor.execute(statement, parameters)
         cursor.fetchall()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
@@ -130,8 +130,32 @@ def report(what: str, label: str, figures: tuple[float, float | None, int], base
           f"Python memory peak {peak:8,.1f} MiB, body {size / 2 ** 20:8,.1f} MiB", flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def phase(app, cursor, what: str, levels: tuple[int, ...], grow, tables: str, package: str,
+          lists: dict[str, tuple[str, str | None, tuple]]) -> None:
+    """At each level: grow(stored, level), then time each page or list of `lists` (label: its
+    path, and the raw SQL that fetches its rows, or None) against the GET tag of `package`, and
+    against that raw SQL."""
+    stored = 0
+    for level in levels:
+        grow(stored, level)
+        stored = level
+        analyze(cursor, tables)
+        tag_seconds, _, _ = measured(app.test_client(), f"/api/tag/alice/{package}/latest")
+        print(f"{level:>7,} {what}: baseline GET tag {tag_seconds * 1000:,.1f} ms", flush=True)
+        for label, (path, statement, parameters) in lists.items():
+            raw = statement and raw_seconds(cursor, statement, parameters)
+            figures = measured(app.test_client(), path)
+            report(f"{level:>7,} {what}", label, figures, tag_seconds)
+            if raw:
+                print(f"{'':>{len(f'{level:>7,} {what}')}}  {'':<14} raw SQL fetch of its rows {raw * 1000:,.1f} ms "
+                      f"(the list took {figures[0] / raw:,.1f}x)", flush=True)
+
+
+@contextlib.contextmanager
+def bench_app(description: str):
+    """(app, registry, cursor) on a new MariaDB database (dropped at exit) with the user alice;
+    `--database-url` from the command line."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/")
     args = parser.parse_args()
     with database(args.database_url) as (url, _name), tempfile.TemporaryDirectory() as data_dir:
@@ -139,44 +163,38 @@ def main() -> None:
         registry = TestRegistry(app)
         registry.create_user("alice")
         db = raw_connection(url)
-        with db.cursor() as cursor:
-            package_id, instance_id = public_package(registry, cursor, "history",
-                                                     {"README.md": b"# History\n", "data.csv": b"a,b\n1,2\n"})
-            stored = 1
-            for level in LEVELS:
-                add_log_rows(cursor, package_id, instance_id, level - stored)
-                stored = level
-                analyze(cursor, "log")
-                tag_seconds, _, _ = measured(app.test_client(), "/api/tag/alice/history/latest")
-                raw_seconds = raw_log_seconds(cursor, package_id)
-                print(f"{level:>7,} pushes: baselines GET tag {tag_seconds * 1000:,.1f} ms, "
-                      f"raw SQL fetch of the log rows {raw_seconds * 1000:,.0f} ms", flush=True)
-                report(f"{level:>7,} pushes", "package page", measured(app.test_client(), "/package/alice/history"),
-                       tag_seconds)
-                report(f"{level:>7,} pushes", "GET /api/log/", measured(app.test_client(), "/api/log/alice/history/"),
-                       raw_seconds)
-            package_id, instance_id = public_package(registry, cursor, "labels", {"data.csv": b"a\n1\n"})
-            stored = 0
-            for level in LEVELS:
-                add_labels(cursor, package_id, instance_id, stored, level)
-                stored = level
-                analyze(cursor, "tag, version")
-                tag_seconds, _, _ = measured(app.test_client(), "/api/tag/alice/labels/latest")
-                print(f"{level:>7,} tags and versions: baseline GET tag {tag_seconds * 1000:,.1f} ms", flush=True)
-                report(f"{level:>7,} tags and versions", "package page",
-                       measured(app.test_client(), "/package/alice/labels"), tag_seconds)
-            package_id, _ = public_package(registry, cursor, "popular", {"data.csv": b"p\n1\n"})
-            stored = 0
-            for level in EVENT_LEVELS:
-                add_events(cursor, "popular", stored, level)
-                stored = level
-                analyze(cursor, "event")
-                tag_seconds, _, _ = measured(app.test_client(), "/api/tag/alice/popular/latest")
-                print(f"{level:>7,} events: baseline GET tag {tag_seconds * 1000:,.1f} ms", flush=True)
-                report(f"{level:>7,} events", "timeseries", measured(
-                    app.test_client(), "/api/package_timeseries/alice/popular/install"), tag_seconds)
-        db.close()
-        app.extensions["registry"].engine.dispose()
+        try:
+            with db.cursor() as cursor:
+                yield app, registry, cursor
+        finally:
+            db.close()
+            app.extensions["registry"].engine.dispose()
+
+
+def main() -> None:
+    with bench_app(__doc__.split("\n\n")[0]) as (app, registry, cursor):
+        package_id, instance_id = public_package(registry, cursor, "history",
+                                                 {"README.md": b"# History\n", "data.csv": b"a,b\n1,2\n"})
+        stored = 1
+        for level in LEVELS:
+            add_log_rows(cursor, package_id, instance_id, level - stored)
+            stored = level
+            analyze(cursor, "log")
+            tag_seconds, _, _ = measured(app.test_client(), "/api/tag/alice/history/latest")
+            raw = raw_seconds(cursor, "SELECT id, instance_id, created_at, author, message FROM log "
+                                      "WHERE package_id = %s", (package_id,))
+            print(f"{level:>7,} pushes: baselines GET tag {tag_seconds * 1000:,.1f} ms, "
+                  f"raw SQL fetch of the log rows {raw * 1000:,.0f} ms", flush=True)
+            report(f"{level:>7,} pushes", "package page", measured(app.test_client(), "/package/alice/history"),
+                   tag_seconds)
+            report(f"{level:>7,} pushes", "GET /api/log/", measured(app.test_client(), "/api/log/alice/history/"), raw)
+        package_id, instance_id = public_package(registry, cursor, "labels", {"data.csv": b"a\n1\n"})
+        phase(app, cursor, "tags and versions", LEVELS,
+              lambda start, stop: add_labels(cursor, package_id, instance_id, start, stop), "tag, version", "labels",
+              {"package page": ("/package/alice/labels", None, ())})
+        public_package(registry, cursor, "popular", {"data.csv": b"p\n1\n"})
+        phase(app, cursor, "events", EVENT_LEVELS, lambda start, stop: add_events(cursor, "popular", start, stop),
+              "event", "popular", {"timeseries": ("/api/package_timeseries/alice/popular/install", None, ())})
 
 
 if __name__ == "__main__":

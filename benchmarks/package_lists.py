@@ -14,32 +14,14 @@ It creates a database `registry_bench_<random>` and drops it at exit.
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's registry
 
-from registry import Settings, create_app  # noqa: E402 (after the path)
-from package_history import LEVELS, SECRET, add_labels, analyze, measured, public_package, report  # noqa: E402
-from scale_stack import database, raw_connection  # noqa: E402
-from tests.helpers import TestRegistry  # noqa: E402
+from package_history import LEVELS, add_labels, bench_app, phase, public_package  # noqa: E402 (after the path)
 
 ROWS_PER_INSERT = 5_000
-
-
-def raw_seconds(cursor, statement: str, parameters: tuple) -> float:
-    """Median of 3: the rows of `statement`, fetched whole through PyMySQL."""
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        cursor.execute(statement, parameters)
-        cursor.fetchall()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def add_instances(cursor, package_id: int, start: int, stop: int) -> None:
@@ -64,55 +46,26 @@ def add_packages(cursor, start: int, stop: int) -> None:
                        "WHERE owner = 'alice' AND name IN (" + ",".join(f"'p{n}'" for n in numbers) + ")")
 
 
-def phase(app, cursor, what: str, grow, tables: str, package: str, lists: dict[str, tuple[str, str, tuple]]) -> None:
-    """At each level: grow(stored, level), then time each list of `lists` (label: its path, and
-    the raw SQL that fetches its rows) against the GET tag of `package` and that raw SQL."""
-    stored = 0
-    for level in LEVELS:
-        grow(stored, level)
-        stored = level
-        analyze(cursor, tables)
-        tag_seconds, _, _ = measured(app.test_client(), f"/api/tag/alice/{package}/latest")
-        print(f"{level:>7,} {what}: baseline GET tag {tag_seconds * 1000:,.1f} ms", flush=True)
-        for label, (path, statement, parameters) in lists.items():
-            raw = raw_seconds(cursor, statement, parameters)
-            figures = measured(app.test_client(), path)
-            report(f"{level:>7,} {what}", label, figures, tag_seconds)
-            print(f"{'':>{len(f'{level:>7,} {what}')}}  {'':<14} raw SQL fetch of its rows {raw * 1000:,.1f} ms "
-                  f"(the list took {figures[0] / raw:,.1f}x)", flush=True)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", default="mysql+pymysql://root@127.0.0.1:3306/")
-    args = parser.parse_args()
-    with database(args.database_url) as (url, _name), tempfile.TemporaryDirectory() as data_dir:
-        app = create_app(Settings(data_dir=Path(data_dir), database_url=url, secret_key=SECRET, read_cache="off"))
-        registry = TestRegistry(app)
-        registry.create_user("alice")
-        db = raw_connection(url)
-        with db.cursor() as cursor:
-            package_id, instance_id = public_package(registry, cursor, "labels", {"data.csv": b"a\n1\n"})
-            phase(app, cursor, "tags and versions", lambda start, stop: add_labels(cursor, package_id, instance_id,
-                                                                                     start, stop),
-                  "tag, version", "labels",
-                  {"GET /api/tag/": ("/api/tag/alice/labels/",
-                                     "SELECT name, instance_id FROM tag WHERE package_id = %s", (package_id,)),
-                   "GET /api/version/": ("/api/version/alice/labels/",
-                                         "SELECT version, user_version, instance_id FROM version WHERE package_id = %s",
-                                         (package_id,))})
-            package_id, _ = public_package(registry, cursor, "instances", {"data.csv": b"b\n2\n"})
-            phase(app, cursor, "instances", lambda start, stop: add_instances(cursor, package_id, start + 1, stop),
-                  "instance", "instances",
-                  {"GET /api/package/O/N/": ("/api/package/alice/instances/",
-                                             "SELECT hash FROM instance WHERE package_id = %s", (package_id,))})
-            phase(app, cursor, "packages", lambda start, stop: add_packages(cursor, start, stop),
-                  "package, instance, access", "labels",
-                  {"GET /api/package/O/": ("/api/package/alice/",
-                                           "SELECT id, name FROM package WHERE owner = %s", ("alice",)),
-                   "user page": ("/user/alice", "SELECT id, name FROM package WHERE owner = %s", ("alice",))})
-        db.close()
-        app.extensions["registry"].engine.dispose()
+    with bench_app(__doc__.split("\n\n")[0]) as (app, registry, cursor):
+        package_id, instance_id = public_package(registry, cursor, "labels", {"data.csv": b"a\n1\n"})
+        phase(app, cursor, "tags and versions", LEVELS,
+              lambda start, stop: add_labels(cursor, package_id, instance_id, start, stop), "tag, version", "labels",
+              {"GET /api/tag/": ("/api/tag/alice/labels/",
+                                 "SELECT name, instance_id FROM tag WHERE package_id = %s", (package_id,)),
+               "GET /api/version/": ("/api/version/alice/labels/",
+                                     "SELECT version, user_version, instance_id FROM version WHERE package_id = %s",
+                                     (package_id,))})
+        package_id, _ = public_package(registry, cursor, "instances", {"data.csv": b"b\n2\n"})
+        phase(app, cursor, "instances", LEVELS, lambda start, stop: add_instances(cursor, package_id, start + 1, stop),
+              "instance", "instances",
+              {"GET /api/package/O/N/": ("/api/package/alice/instances/",
+                                         "SELECT hash FROM instance WHERE package_id = %s", (package_id,))})
+        phase(app, cursor, "packages", LEVELS, lambda start, stop: add_packages(cursor, start, stop),
+              "package, instance, access", "labels",
+              {"GET /api/package/O/": ("/api/package/alice/",
+                                       "SELECT id, name FROM package WHERE owner = %s", ("alice",)),
+               "user page": ("/user/alice", "SELECT id, name FROM package WHERE owner = %s", ("alice",))})
 
 
 if __name__ == "__main__":

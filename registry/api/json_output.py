@@ -13,14 +13,14 @@ from flask import Response, stream_with_context
 CHUNK_BYTES = 64 * 1024  # of a long list sent as it is read
 
 
-def streamed_list(key: str, items: Iterator[dict]) -> Response:
+def streamed_list(key: str, items: Iterable[dict | str]) -> Response:
     """The answer `{key: [...items]}`, sent as `items` are read (see list_body). The request's
     context, and so its database session, stays open until the last piece is sent; whatever
     `items` checks or reads first (permission, the first rows) has been done by the view."""
     return Response(stream_with_context(list_body(key, items)), mimetype="application/json")
 
 
-def list_body(key: str, items: Iterable[dict]) -> Iterator[bytes]:
+def list_body(key: str, items: Iterable[dict | str]) -> Iterator[bytes]:
     """What `jsonify({key: list(items)})` writes, in pieces of about CHUNK_BYTES: `items` may be
     read from the database as the answer is sent, so that only a few are held at once."""
     pending, pending_bytes, separator = [b"{" + json.dumps(key).encode() + b":["], 0, b""
